@@ -1,0 +1,83 @@
+"""The ``hese`` command: one sub-command per stage.
+
+Bad input prints one line (``hese: error: ...``) and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from hese import __version__
+from hese.errors import HeseInputError
+
+
+def _species(args: argparse.Namespace) -> None:
+    from hese import species
+
+    rows = []
+    for s in species.registry().values():
+        for family, entry in s.force_field.items():
+            rows.append({**s.as_dict(), "family": family, "force_field": entry.file, "source": entry.source})
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    head = f"{'name':6s} {'kind':8s} {'q':>3s} {'res':4s} {'M g/mol':>8s}  {'family':8s} {'file':28s} source"
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        print(
+            f"{r['name']:6s} {r['kind']:8s} {r['charge']:+3d} {r['residue']:4s} {r['molar_mass_g_mol']:8.3f}  "
+            f"{r['family']:8s} {r['force_field']:28s} {r['source']}"
+        )
+
+
+def _build(args: argparse.Namespace) -> None:
+    from hese.build import SystemDefinition, build
+
+    definition = SystemDefinition.load(args.system)
+    record = build(definition, args.out, seed=args.seed)
+    if args.json:
+        print(json.dumps(record, indent=2))
+        return
+    print(f"built {record['name']} in {args.out}: {record['n_atoms']} atoms, box {record['box_nm']:.3f} nm, "
+          f"{record['family']} family, ion charge scale {record['charge_scale']}, "
+          f"net charge {record['total_charge_e']:+.6f} e")
+    for name, n in record["counts"].items():
+        print(f"  {n:6d} × {name}")
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``hese`` command."""
+    p = argparse.ArgumentParser(prog="hese", description="MD of high-entropy battery electrolytes.")
+    p.add_argument("--version", action="version", version=f"hese {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("species", help="list the species registry")
+    s.add_argument("--json", action="store_true", help="print a JSON list (one object per species and family)")
+    s.set_defaults(func=_species)
+
+    b = sub.add_parser("build", help="build a simulation box from a system YAML file")
+    b.add_argument("system", help="system definition (YAML)")
+    b.add_argument("--out", required=True, help="output folder")
+    b.add_argument("--seed", type=int, default=0, help="random seed for conformers and packing (default 0)")
+    b.add_argument("--json", action="store_true", help="print the build record as JSON")
+    b.set_defaults(func=_build)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``hese`` console script."""
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except HeseInputError as err:
+        print(f"hese: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

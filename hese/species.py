@@ -1,0 +1,247 @@
+"""The species registry and salt formulas.
+
+Every molecule or ion hese knows is one entry of ``hese/data/species.yaml``: its
+canonical name, kind, formal charge, SMILES, residue name, coordinating atoms and
+its force-field file per family with the source of the parameters. Salts are
+named by formula from their ions (``LiFSI``, ``ZnCl2``, ``Zn(ClO4)2``,
+``Mg(TFSI)2``) and resolve to ions with the stoichiometry from the charges.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+import yaml
+
+from hese.errors import HeseInputError
+
+Kind = Literal["cation", "anion", "solvent"]
+FAMILIES = ("organic", "aqueous")
+WATER_MODELS = ("spce", "tip4pew", "opc")
+
+
+@dataclass(frozen=True)
+class ForceFieldEntry:
+    """Where a species' parameters live for one force-field family."""
+
+    file: str
+    source: str
+
+    def path(self, water_model: str) -> str:
+        """The file below ``force_fields/`` with the water model filled in."""
+        return self.file.format(water_model=water_model)
+
+
+@dataclass(frozen=True)
+class Species:
+    """One molecule or ion of the registry.
+
+    Atom names follow the SMILES atom order after adding hydrogens, numbered
+    per element (``C1, C2, O1, H1, ...``); the force-field templates and the
+    coordinating atoms use the same names.
+    """
+
+    name: str
+    kind: Kind
+    charge: int
+    smiles: str
+    residue: str
+    coordinating: tuple[str, ...]
+    force_field: dict[str, ForceFieldEntry] = field(hash=False)
+
+    @property
+    def atom_names(self) -> tuple[str, ...]:
+        """Atom names in registry order (see the class docstring)."""
+        return tuple(_atom_names(self.smiles))
+
+    @property
+    def elements(self) -> tuple[str, ...]:
+        """Element symbols in registry order."""
+        return tuple(re.sub(r"\d+$", "", n) for n in self.atom_names)
+
+    @property
+    def molar_mass(self) -> float:
+        """Molar mass in g/mol, from the SMILES (rdkit average atomic masses)."""
+        from rdkit.Chem import Descriptors
+
+        return float(Descriptors.MolWt(_rdkit_mol(self.smiles)))
+
+    def entry(self, family: str) -> ForceFieldEntry:
+        """The force-field entry of this species in ``family``."""
+        if family not in self.force_field:
+            have = ", ".join(self.force_field) or "none"
+            raise HeseInputError(
+                f"species {self.name!r} has no parameters in the {family!r} force-field "
+                f"family (it has: {have})"
+            )
+        return self.force_field[family]
+
+    def as_dict(self) -> dict:
+        """A JSON-ready description (for ``hese species --json``)."""
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "charge": self.charge,
+            "smiles": self.smiles,
+            "residue": self.residue,
+            "coordinating": list(self.coordinating),
+            "molar_mass_g_mol": round(self.molar_mass, 4),
+            "force_field": {fam: e.file for fam, e in self.force_field.items()},
+            "source": {fam: e.source for fam, e in self.force_field.items()},
+        }
+
+
+@cache
+def _rdkit_mol(smiles: str):
+    from rdkit import Chem
+
+    return Chem.AddHs(Chem.MolFromSmiles(smiles))
+
+
+@cache
+def _atom_names(smiles: str) -> list[str]:
+    count: Counter[str] = Counter()
+    names = []
+    for atom in _rdkit_mol(smiles).GetAtoms():
+        count[atom.GetSymbol()] += 1
+        names.append(f"{atom.GetSymbol()}{count[atom.GetSymbol()]}")
+    return names
+
+
+@cache
+def registry() -> dict[str, Species]:
+    """All species by canonical name, in registry order."""
+    text = resources.files("hese").joinpath("data/species.yaml").read_text()
+    species = {}
+    for raw in yaml.safe_load(text):
+        ff = {fam: ForceFieldEntry(**e) for fam, e in raw.pop("force_field").items()}
+        raw["coordinating"] = tuple(raw["coordinating"])
+        species[raw["name"]] = Species(force_field=ff, **raw)
+    return species
+
+
+ALIASES = {"H2O": "water", "HOH": "water"}
+
+
+def get(name: str) -> Species:
+    """Look a species up by canonical name (or a known alias such as ``H2O``)."""
+    reg = registry()
+    key = ALIASES.get(name, name)
+    if key not in reg:
+        raise HeseInputError(
+            f"unknown species {name!r}; known species: {', '.join(reg)}"
+        )
+    return reg[key]
+
+
+@dataclass(frozen=True)
+class Salt:
+    """A salt resolved to its ions: ``n_cation`` cations and ``n_anion`` anions."""
+
+    formula: str
+    cation: Species
+    anion: Species
+    n_cation: int
+    n_anion: int
+
+    @property
+    def ions(self) -> dict[str, int]:
+        """Ions per formula unit, by species name."""
+        return {self.cation.name: self.n_cation, self.anion.name: self.n_anion}
+
+
+_TERM = re.compile(r"\((?P<paren>[A-Za-z0-9]+)\)(?P<pn>\d*)|(?P<bare>[A-Za-z0-9]+)")
+
+
+def _split_count(token: str, names: list[str]) -> tuple[str, int | None] | None:
+    """``Cl2`` → (``Cl``, 2); ``NO3`` → (``NO3``, None); unknown → None."""
+    if token in names:
+        return token, None
+    m = re.fullmatch(r"(.*?)(\d+)", token)
+    if m and m.group(1) in names:
+        return m.group(1), int(m.group(2))
+    return None
+
+
+def salt(formula: str) -> Salt:
+    """Resolve a salt formula to its ions.
+
+    The stoichiometry follows from the charges: for a cation of charge
+    :math:`z_+` and an anion of charge :math:`z_-`,
+    :math:`n_+ = \\mathrm{lcm}(z_+, |z_-|)/z_+` and
+    :math:`n_- = \\mathrm{lcm}(z_+, |z_-|)/|z_-|`. Counts written in the formula
+    (``ZnCl2``, ``Li2SO4``, ``Zn(ClO4)2``) must agree with them.
+
+    Raises
+    ------
+    HeseInputError
+        If the formula is not a known cation followed by a known anion, or its
+        written counts do not balance the charges.
+    """
+    reg = registry()
+    cations = sorted((s.name for s in reg.values() if s.kind == "cation"), key=len, reverse=True)
+    anions = [s.name for s in reg.values() if s.kind == "anion"]
+    allowed = f"a cation ({', '.join(cations)}) followed by an anion ({', '.join(anions)})"
+    for cat in cations:
+        if not formula.startswith(cat):
+            continue
+        rest = formula[len(cat):]
+        n_cat_written = None
+        m = re.match(r"\d+", rest)
+        if m:
+            n_cat_written, rest = int(m.group()), rest[m.end():]
+        term = _TERM.fullmatch(rest)
+        if not term:
+            continue
+        if term.group("paren"):
+            an, n_an_written = term.group("paren"), int(term.group("pn") or 1)
+            if an not in anions:
+                continue
+        else:
+            split = _split_count(term.group("bare"), anions)
+            if split is None:
+                continue
+            an, n_an_written = split
+        z_cat, z_an = reg[cat].charge, -reg[an].charge
+        lcm = math.lcm(z_cat, z_an)
+        n_cat, n_an = lcm // z_cat, lcm // z_an
+        if (n_cat_written or 1) != n_cat or (n_an_written or 1) != n_an:
+            expect = _formula(cat, n_cat, an, n_an)
+            raise HeseInputError(
+                f"salt {formula!r}: charges do not balance ({cat} is {z_cat:+d}, {an} is "
+                f"{-z_an:+d}); the neutral salt is {expect!r}"
+            )
+        return Salt(formula, reg[cat], reg[an], n_cat, n_an)
+    raise HeseInputError(f"unknown salt {formula!r}; a salt formula is {allowed}")
+
+
+def _formula(cation: str, n_cat: int, anion: str, n_an: int) -> str:
+    cat = cation + (str(n_cat) if n_cat > 1 else "")
+    if n_an == 1:
+        return cat + anion
+    if re.search(r"\d$", anion) or sum(c.isupper() for c in anion) > 1:
+        return f"{cat}({anion}){n_an}"
+    return f"{cat}{anion}{n_an}"
+
+
+def resolve(name: str) -> dict[str, int]:
+    """Species counts for one unit of ``name``: a species (1 of itself) or a salt."""
+    try:
+        return {get(name).name: 1}
+    except HeseInputError:
+        pass
+    try:
+        return salt(name).ions
+    except HeseInputError as err:
+        if "do not balance" in str(err):
+            raise
+        raise HeseInputError(
+            f"unknown species or salt {name!r}; species: {', '.join(registry())}; "
+            f"salts are a cation followed by an anion, e.g. LiFSI, ZnCl2, Zn(ClO4)2"
+        ) from None

@@ -1,0 +1,8 @@
+import pytest
+
+from hese import species as sp
+
+
+@pytest.fixture(scope="session")
+def registry():
+    return sp.registry()

@@ -1,0 +1,59 @@
+"""Bad input to `hese build`: one line, exit status 2, nothing written."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from hese import cli
+
+
+def _system(tmp_path, text):
+    f = tmp_path / "system.yaml"
+    f.write_text(text)
+    return f
+
+
+BAD = {
+    "unknown species": ("name: x\ncomposition: {counts: {LiFSI: 2, Unobtainium: 10}}\n", "unknown species or salt 'Unobtainium'"),
+    "unbalanced salt": ("name: x\ncomposition: {counts: {ZnCl: 2, DME: 10}}\n", "neutral salt is 'ZnCl2'"),
+    "charge scale too big": ("name: x\ncomposition: {counts: {LiFSI: 2}}\nforce_field: {charge_scale: 1.5}\n", "force_field.charge_scale"),
+    "charge scale zero": ("name: x\ncomposition: {counts: {LiFSI: 2}}\nforce_field: {charge_scale: 0}\n", "force_field.charge_scale"),
+    "no parameters in family": ("name: x\ncomposition: {counts: {ZnCl2: 2, DME: 10}}\n", "'Zn' has no parameters in the 'organic' force-field family"),
+    "net charge": ("name: x\ncomposition: {counts: {Li: 2, DME: 10}}\n", "net charge of \\+2 e"),
+    "unknown key": ("name: x\ncomposition: {counts: {LiFSI: 2}}\nsize: {boxnm: 3}\n", "size: unknown key 'boxnm'"),
+    "bad name": ("name: ../up\ncomposition: {counts: {LiFSI: 2}}\n", "name: '../up' is not a valid name"),
+    "malformed": ("name: x\ncomposition: {counts: {LiFSI: 2}\n", "malformed YAML"),
+    "zero count": ("name: x\ncomposition: {counts: {LiFSI: 0}}\n", "composition.counts.LiFSI: 0 is less than the minimum of 1"),
+    "box too small": ("name: x\ncomposition: {counts: {LiFSI: 1, DME: 5}}\n", "smaller than 2 × cutoff"),
+    "bad water model": ("name: x\ncomposition: {counts: {LiCl: 1, water: 500}}\nforce_field: {family: aqueous, water_model: tip3p}\n", "water_model: 'tip3p' is not one of spce, tip4pew, opc"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_input_is_one_line_exit_2_nothing_written(case, tmp_path, capsys):
+    text, message = BAD[case]
+    out = tmp_path / "out"
+    assert cli.main(["build", str(_system(tmp_path, text)), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("hese: error: ")
+    assert "system.yaml" in err
+    assert re.search(message, err), err
+    assert not out.exists()
+
+
+def test_console_script_exit_status_without_traceback(tmp_path):
+    f = _system(tmp_path, BAD["unknown species"][0])
+    run = subprocess.run([sys.executable, "-m", "hese.cli", "build", str(f), "--out", str(tmp_path / "o")],
+                         capture_output=True, text=True)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr and run.stderr.count("\n") == 1
+
+
+def test_missing_force_field_file_is_named(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HESE_FORCE_FIELDS", str(tmp_path / "empty"))
+    f = _system(tmp_path, "name: x\ncomposition: {counts: {LiFSI: 20, DME: 200}}\n")
+    assert cli.main(["build", str(f), "--out", str(tmp_path / "out")]) == 2
+    assert "force-field file 'li.xml' for species 'Li' (organic family) is missing" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

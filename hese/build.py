@@ -49,12 +49,12 @@ class SystemDefinition:
     source: str
 
     @classmethod
-    def load(cls, path: str | Path) -> "SystemDefinition":
+    def load(cls, path: str | Path) -> SystemDefinition:
         """Read and validate a system YAML file."""
         return cls.from_dict(load_yaml(path), source=str(path))
 
     @classmethod
-    def from_dict(cls, data: object, source: str = "system") -> "SystemDefinition":
+    def from_dict(cls, data: object, source: str = "system") -> SystemDefinition:
         """Validate a parsed system definition and resolve it to species counts."""
         data = validate(data, "system", source)
         name = check_name(data["name"], "name", source)
@@ -112,7 +112,8 @@ def conformer(species: sp.Species, seed: int = 0) -> np.ndarray:
 
 def _pdb_lines(species: sp.Species, xyz_nm: np.ndarray) -> str:
     out = io.StringIO()
-    for k, (name, elem, (x, y, z)) in enumerate(zip(species.atom_names, species.elements, xyz_nm * 10), 1):
+    rows = zip(species.atom_names, species.elements, xyz_nm * 10, strict=True)
+    for k, (name, elem, (x, y, z)) in enumerate(rows, 1):
         out.write(
             f"HETATM{k:5d} {name:<4s} {species.residue:>3s} A   1    "
             f"{x:8.3f}{y:8.3f}{z:8.3f}  1.00  0.00          {elem:>2s}\n"
@@ -157,22 +158,20 @@ def pack(
             s = sp.get(name)
             Path(tmp, f"m{k}.pdb").write_text(_pdb_lines(s, conformer(s, seed)))
             lines += [f"structure m{k}.pdb", f"  number {n}", "end structure"]
+        # packmol rewinds its standard input, so it must be a file, not a pipe
+        Path(tmp, "pack.inp").write_text("\n".join(lines) + "\n")
         try:
-            run = subprocess.run(
-                [packmol_binary()],
-                input="\n".join(lines) + "\n",
-                capture_output=True,
-                text=True,
-                cwd=tmp,
-                timeout=timeout_s,
-            )
+            with open(Path(tmp, "pack.inp")) as stdin:
+                run = subprocess.run(
+                    [packmol_binary()], stdin=stdin, capture_output=True, text=True, cwd=tmp, timeout=timeout_s
+                )
         except subprocess.TimeoutExpired:
             raise HeseInputError(
                 f"packmol did not finish within {timeout_s:.0f} s; lower the density or enlarge the box"
             ) from None
         if "Success!" not in run.stdout:
-            tail = [ln.strip() for ln in run.stdout.splitlines() if ln.strip() and "#" not in ln][-3:]
-            raise HeseInputError(f"packmol failed: {' '.join(tail) or run.stderr.strip()}")
+            said = [ln.strip() for ln in (run.stdout + run.stderr).splitlines() if ln.strip().strip("#-")]
+            raise HeseInputError(f"packmol failed (exit status {run.returncode}): {' '.join(said[-3:])}")
         xyz = [
             (float(ln[30:38]), float(ln[38:46]), float(ln[46:54]))
             for ln in Path(tmp, "packed.pdb").read_text().splitlines()
@@ -181,8 +180,11 @@ def pack(
     return np.asarray(xyz) / 10.0
 
 
-def topology_for(counts: Mapping[str, int], box_nm: float) -> app.Topology:
-    """An OpenMM Topology with one residue per molecule, in the order of ``counts``."""
+def topology_for(counts: Mapping[str, int], box_nm: float | None = None) -> app.Topology:
+    """An OpenMM Topology with one residue per molecule, in the order of ``counts``.
+
+    Periodic with a cubic box of edge ``box_nm`` unless that is None.
+    """
     top = app.Topology()
     chain = top.addChain()
     for name, n in counts.items():
@@ -191,10 +193,14 @@ def topology_for(counts: Mapping[str, int], box_nm: float) -> app.Topology:
         bonds = [(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()]
         for _ in range(n):
             res = top.addResidue(s.residue, chain)
-            atoms = [top.addAtom(a, app.Element.getBySymbol(e), res) for a, e in zip(s.atom_names, s.elements)]
+            atoms = [
+                top.addAtom(a, app.Element.getBySymbol(e), res)
+                for a, e in zip(s.atom_names, s.elements, strict=True)
+            ]
             for i, j in bonds:
                 top.addBond(atoms[i], atoms[j])
-    top.setPeriodicBoxVectors(np.eye(3) * box_nm * unit.nanometer)
+    if box_nm is not None:
+        top.setPeriodicBoxVectors(np.eye(3) * box_nm * unit.nanometer)
     return top
 
 
@@ -243,4 +249,5 @@ def build(definition: SystemDefinition, out_dir: str | Path, seed: int = 0) -> d
 def total_charge(system: mm.System) -> float:
     """Sum of the NonbondedForce charges (e)."""
     nb = next(f for f in system.getForces() if isinstance(f, mm.NonbondedForce))
-    return sum(nb.getParticleParameters(i)[0].value_in_unit(unit.elementary_charge) for i in range(system.getNumParticles()))
+    charges = (nb.getParticleParameters(i)[0] for i in range(nb.getNumParticles()))
+    return sum(q.value_in_unit(unit.elementary_charge) for q in charges)

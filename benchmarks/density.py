@@ -39,12 +39,14 @@ def density_series(system: mm.System, pdb: app.PDBFile, platform: str, args) -> 
     """NPT density samples (g/cm³) after equilibration, and ns/day."""
     temperature = args.temperature_k * unit.kelvin
     system.addForce(mm.MonteCarloBarostat(1.0 * unit.bar, temperature, 25))
-    integrator = mm.LangevinMiddleIntegrator(temperature, 1.0 / unit.picosecond, args.timestep_fs * unit.femtosecond)
+    step = args.timestep_fs * unit.femtosecond
+    integrator = mm.LangevinMiddleIntegrator(temperature, 1.0 / unit.picosecond, step)
     sim = app.Simulation(pdb.topology, system, integrator, mm.Platform.getPlatformByName(platform))
     sim.context.setPositions(pdb.positions)
     sim.minimizeEnergy(maxIterations=1000)
     sim.context.setVelocitiesToTemperature(temperature, 1)
-    mass_g = sum(system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())) / 6.02214076e23
+    masses = (system.getParticleMass(i) for i in range(system.getNumParticles()))
+    mass_g = sum(m.value_in_unit(unit.dalton) for m in masses) / 6.02214076e23
     steps_per_sample = int(round(args.sample_ps * 1000 / args.timestep_fs))
     sim.step(int(args.equilibrate_ps * 1000 / args.timestep_fs))
     samples = []
@@ -81,7 +83,8 @@ def main() -> int:
     rows = []
     for name, (counts, family, experiment, source) in LIQUIDS.items():
         with tempfile.TemporaryDirectory() as tmp:
-            definition = SystemDefinition.from_dict({"name": "density", "composition": {"counts": counts}, "force_field": {"family": family}})
+            spec = {"name": "density", "composition": {"counts": counts}, "force_field": {"family": family}}
+            definition = SystemDefinition.from_dict(spec)
             record = build(definition, tmp)
             system = mm.XmlSerializer.deserialize(Path(tmp, "system.xml").read_text())
             pdb = app.PDBFile(str(Path(tmp, "topology.pdb")))

@@ -92,11 +92,14 @@ def box_edge_nm(counts: Mapping[str, int], density_g_cm3: float) -> float:
 def conformer(species: sp.Species, seed: int = 0) -> np.ndarray:
     """3-D coordinates (nm) of one molecule, atoms in registry order.
 
-    Single atoms sit at the origin; molecules get an rdkit ETKDG conformer with
-    the given random seed (deterministic), refined with MMFF where rdkit can.
+    Single atoms sit at the origin, species with a fixed geometry in the
+    registry take it; other molecules get an rdkit ETKDG conformer with the
+    given random seed (deterministic), refined with MMFF where rdkit can.
     """
     from rdkit.Chem import AllChem
 
+    if species.geometry is not None:
+        return np.asarray(species.geometry) / 10.0
     mol = sp._rdkit_mol(species.smiles)
     if mol.GetNumAtoms() == 1:
         return np.zeros((1, 3))

@@ -54,6 +54,7 @@ class Species:
     residue: str
     coordinating: tuple[str, ...]
     force_field: dict[str, ForceFieldEntry] = field(hash=False)
+    geometry: tuple[tuple[float, float, float], ...] | None = None
 
     @property
     def atom_names(self) -> tuple[str, ...]:
@@ -122,6 +123,8 @@ def registry() -> dict[str, Species]:
     for raw in yaml.safe_load(text):
         ff = {fam: ForceFieldEntry(**e) for fam, e in raw.pop("force_field").items()}
         raw["coordinating"] = tuple(raw["coordinating"])
+        if "geometry" in raw:
+            raw["geometry"] = tuple(tuple(xyz) for xyz in raw["geometry"])
         species[raw["name"]] = Species(force_field=ff, **raw)
     return species
 

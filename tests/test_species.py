@@ -1,6 +1,7 @@
 import json
 import math
 
+import numpy as np
 import pytest
 
 from hese import cli
@@ -104,3 +105,21 @@ def test_species_table_prints_every_species(capsys, registry):
     out = capsys.readouterr().out
     for name in registry:
         assert f"\n{name} " in out
+
+
+def test_fixed_geometries_have_one_row_per_atom(registry):
+    for s in registry.values():
+        if s.geometry is not None:
+            assert len(s.geometry) == len(s.atom_names), s.name
+
+
+def test_pf6_starts_octahedral():
+    from hese.build import conformer
+
+    xyz = conformer(sp.get("PF6"))
+    p = xyz[1]
+    bonds = np.linalg.norm(xyz - p, axis=1)
+    assert np.allclose(np.delete(bonds, 1), 0.1606)
+    # opposite pairs F1/F6, F2/F5, F3/F4
+    for a, b in [(0, 6), (2, 5), (3, 4)]:
+        assert np.allclose(xyz[a] + xyz[b], 2 * p)

@@ -29,7 +29,6 @@ from hese.config import check_name, load_yaml, validate
 from hese.errors import HeseInputError
 from hese.io import atomic_write, write_json
 
-AVOGADRO = 6.02214076e23
 #: Extra room, beyond twice the cutoff, that a box edge must have (nm): NPT shrinks boxes.
 BOX_MARGIN_NM = 0.2
 PACKMOL_TOLERANCE_NM = 0.2
@@ -40,13 +39,18 @@ class SystemDefinition:
     """A validated system definition (see ``hese/schemas/system.schema.yaml``)."""
 
     name: str
-    counts: dict[str, int]
+    formulation: composition.Formulation
     family: str
     water_model: str
     charge_scale: float
     cutoff_nm: float
     box_nm: float
     source: str
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Species → molecules in the box."""
+        return self.formulation.counts
 
     @classmethod
     def load(cls, path: str | Path) -> SystemDefinition:
@@ -58,18 +62,16 @@ class SystemDefinition:
         """Validate a parsed system definition and resolve it to species counts."""
         data = validate(data, "system", source)
         name = check_name(data["name"], "name", source)
+        ff = data["force_field"]
         try:
-            counts = composition.counts_from(data["composition"]["counts"])
-            composition.check_neutral(counts, f"{source}: composition")
-            ff = data["force_field"]
+            formulation = composition.compose(data["composition"], data["size"], source)
             scale = ff.get("charge_scale", forcefield.DEFAULT_CHARGE_SCALE[ff["family"]])
-            for s in counts:
+            for s in formulation.counts:
                 forcefield.species_file(sp.get(s), ff["family"], ff["water_model"])
         except HeseInputError as err:
             msg = str(err)
             raise HeseInputError(msg if msg.startswith(source) else f"{source}: {msg}") from None
-        size = data["size"]
-        box = size.get("box_nm") or box_edge_nm(counts, size["density_g_cm3"])
+        box = data["size"].get("box_nm") or formulation.box_nm
         need = 2 * ff["cutoff_nm"] + BOX_MARGIN_NM
         if box < need:
             raise HeseInputError(
@@ -77,16 +79,7 @@ class SystemDefinition:
                 f"{BOX_MARGIN_NM} nm = {need:.2f} nm; use more molecules (about "
                 f"{(need / box) ** 3:.1f}× as many) or a smaller force_field.cutoff_nm"
             )
-        return cls(name, counts, ff["family"], ff["water_model"], float(scale), ff["cutoff_nm"], box, source)
-
-
-def box_edge_nm(counts: Mapping[str, int], density_g_cm3: float) -> float:
-    """Edge of the cubic box holding ``counts`` at ``density_g_cm3``.
-
-    :math:`L = (\\sum_i n_i M_i / (N_A \\rho))^{1/3}`, with 1 cm³ = 10²¹ nm³.
-    """
-    volume_nm3 = composition.total_mass_g_mol(counts) / AVOGADRO / density_g_cm3 * 1e21
-    return volume_nm3 ** (1 / 3)
+        return cls(name, formulation, ff["family"], ff["water_model"], float(scale), ff["cutoff_nm"], box, source)
 
 
 def conformer(species: sp.Species, seed: int = 0) -> np.ndarray:
@@ -230,6 +223,7 @@ def build(definition: SystemDefinition, out_dir: str | Path, seed: int = 0) -> d
         "name": definition.name,
         "definition": definition.source,
         "counts": dict(counts),
+        "composition": definition.formulation.summary(),
         "n_atoms": system.getNumParticles(),
         "box_nm": round(definition.box_nm, 6),
         "family": definition.family,
@@ -237,7 +231,10 @@ def build(definition: SystemDefinition, out_dir: str | Path, seed: int = 0) -> d
         "charge_scale": definition.charge_scale,
         "cutoff_nm": definition.cutoff_nm,
         "total_charge_e": round(total_charge(system), 9),
-        "force_field_files": {f"{forcefield.family_of(f)}/{f.name}": forcefield.checksum(f) for f in files},
+        "force_field_files": {_relative(f): forcefield.checksum(f) for f in files},
+        "species_force_field": {
+            s: _relative(forcefield.species_file(sp.get(s), definition.family, definition.water_model)) for s in counts
+        },
         "packmol_tolerance_nm": PACKMOL_TOLERANCE_NM,
         "seed": seed,
         "hese_version": hese.__version__,
@@ -247,6 +244,10 @@ def build(definition: SystemDefinition, out_dir: str | Path, seed: int = 0) -> d
     atomic_write(out / "topology.pdb", pdb.getvalue())
     write_json(out / "build.json", record)
     return record
+
+
+def _relative(path: Path) -> str:
+    return f"{forcefield.family_of(path)}/{path.name}"
 
 
 def total_charge(system: mm.System) -> float:

@@ -49,6 +49,29 @@ def _build(args: argparse.Namespace) -> None:
         print(f"  {n:6d} × {name}")
 
 
+def _compose(args: argparse.Namespace) -> None:
+    from hese.build import SystemDefinition
+
+    definition = SystemDefinition.load(args.system)
+    summary = {"name": definition.name, **definition.formulation.summary(), "box_nm": round(definition.box_nm, 4)}
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return
+    f = definition.formulation
+    print(f"{definition.name}: {summary['n_atoms']} atoms, box {summary['box_nm']:.3f} nm, "
+          f"estimated density {summary['density_g_cm3']:.3f} g/cm³")
+    print(f"  {'species':8s} {'count':>6s}")
+    for name, n in f.counts.items():
+        print(f"  {name:8s} {n:6d}")
+    print(f"  {'salt/key':10s} {'requested':>10s} {'reached':>10s}  ({f.unit})")
+    for key, value in f.requested.items():
+        print(f"  {key:10s} {value:10.4g} {f.reached[key]:10.4g}")
+    for kind in ("cation", "anion", "solvent"):
+        s_r = summary[f"s_config_{kind}_r"]
+        label = f"  [{summary[f'entropy_class_{kind}']} entropy]" if kind != "solvent" else ""
+        print(f"  S_config({kind}) = {s_r:.4f} R = {summary[f's_config_{kind}_j_mol_k']:.3f} J/(mol K){label}")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``hese`` command."""
     p = argparse.ArgumentParser(prog="hese", description="MD of high-entropy battery electrolytes.")
@@ -58,6 +81,11 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("species", help="list the species registry")
     s.add_argument("--json", action="store_true", help="print a JSON list (one object per species and family)")
     s.set_defaults(func=_species)
+
+    c = sub.add_parser("compose", help="molecule counts, concentrations and configurational entropy of a system")
+    c.add_argument("system", help="system definition (YAML)")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.set_defaults(func=_compose)
 
     b = sub.add_parser("build", help="build a simulation box from a system YAML file")
     b.add_argument("system", help="system definition (YAML)")
@@ -76,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HeseInputError as err:
         print(f"hese: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
     return 0
 
 

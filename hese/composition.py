@@ -1,15 +1,111 @@
-"""From a system definition to molecule counts."""
+"""From a composition (molarity, molality, ratio or counts) to molecule counts.
+
+Volumes are estimated, not simulated: a solvent molecule occupies
+:math:`v_j = M_j / (\\rho_j N_A)` with the solvent's liquid density from the
+registry; an ion occupies its van der Waals volume divided by the packing
+fraction of the solvent it is dissolved in,
+:math:`v_i = V^{vdW}_i / \\eta`, :math:`\\eta = \\sum_j N_j V^{vdW}_j / \\sum_j N_j v_j`
+(ions packed as densely as their solvent; η = 0.6 when there is no solvent).
+The solution volume is :math:`V = \\sum_j N_j v_j + \\sum_i n_i v_i`. It sizes
+the initial box and turns molarities into counts; the molarity actually reached
+is measured after NPT equilibration.
+
+Configurational entropy of a formulation, per sublattice (cations, anions,
+solvents): :math:`S = -R \\sum_i x_i \\ln x_i` over the mole fractions
+:math:`x_i` of the species within the sublattice. Ion sublattices are
+classified low (< 1 R), medium (1–1.5 R) or high entropy (≥ 1.5 R).
+"""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from hese import species as sp
 from hese.errors import HeseInputError
 
+R_J_MOL_K = 8.314462618
+AVOGADRO = 6.02214076e23
+NM3_PER_L = 1e24
+#: Packing fraction for ions when the box has no solvent.
+DEFAULT_PACKING = 0.6
+MODES = ("molarity", "molality", "ratio", "counts")
+SIZES = {"molarity": ("solvent_molecules", "atoms"), "molality": ("solvent_molecules", "atoms"),
+         "ratio": ("formula_units", "atoms"), "counts": ()}
 
-def counts_from(units: Mapping[str, int]) -> dict[str, int]:
+
+@dataclass
+class Formulation:
+    """Molecule counts of one box and what they mean.
+
+    Attributes
+    ----------
+    counts : dict
+        Species name → number of molecules/ions in the box.
+    units : dict
+        Config key (salt formula or species) → formula units or molecules.
+    requested, reached : dict
+        Per salt (or ratio key), the concentration asked for and the one the
+        integer counts give back (same unit, see ``unit``).
+    unit : str
+        ``mol/L``, ``mol/kg``, ``per formula unit`` or ``count``.
+    volume_nm3 : float
+        Estimated solution volume (see the module docstring).
+    """
+
+    counts: dict[str, int]
+    units: dict[str, int]
+    requested: dict[str, float]
+    reached: dict[str, float]
+    unit: str
+    volume_nm3: float
+    mass_g_mol: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.mass_g_mol = total_mass_g_mol(self.counts)
+
+    @property
+    def box_nm(self) -> float:
+        """Edge of the cubic box with the estimated volume."""
+        return self.volume_nm3 ** (1 / 3)
+
+    @property
+    def density_g_cm3(self) -> float:
+        """Estimated density, Σ n M / (N_A V)."""
+        return self.mass_g_mol / AVOGADRO / (self.volume_nm3 * 1e-21)
+
+    @property
+    def n_atoms(self) -> int:
+        """Atoms in the box (without virtual sites)."""
+        return sum(len(sp.get(s).atom_names) * n for s, n in self.counts.items())
+
+    def entropy(self) -> dict[str, float]:
+        """Configurational entropies (in R) of the cation, anion and solvent sublattices."""
+        return {kind: config_entropy_r(sublattice(self.counts, kind)) for kind in ("cation", "anion", "solvent")}
+
+    def summary(self) -> dict:
+        """A JSON-ready description (what ``hese compose --json`` prints)."""
+        s = self.entropy()
+        return {
+            "counts": self.counts,
+            "units": self.units,
+            "concentration_unit": self.unit,
+            "requested": self.requested,
+            "reached": {k: round(v, 6) for k, v in self.reached.items()},
+            "n_atoms": self.n_atoms,
+            "volume_nm3": round(self.volume_nm3, 4),
+            "box_nm": round(self.box_nm, 4),
+            "density_g_cm3": round(self.density_g_cm3, 4),
+            **{f"s_config_{k}_r": round(v, 6) for k, v in s.items()},
+            **{f"s_config_{k}_j_mol_k": round(v * R_J_MOL_K, 4) for k, v in s.items()},
+            "entropy_class_cation": entropy_class(s["cation"]),
+            "entropy_class_anion": entropy_class(s["anion"]),
+        }
+
+
+def counts_from(units: Mapping[str, float]) -> dict[str, int]:
     """Species counts from formula units of salts and molecules of species.
 
     ``{"LiCl": 2, "ZnCl2": 1, "water": 9}`` gives
@@ -37,6 +133,163 @@ def check_neutral(counts: Mapping[str, int], source: str = "composition") -> Non
         )
 
 
-def total_mass_g_mol(counts: Mapping[str, int]) -> float:
+def total_mass_g_mol(counts: Mapping[str, float]) -> float:
     """Σ n_i M_i in g/mol."""
     return sum(sp.get(name).molar_mass * n for name, n in counts.items())
+
+
+def sublattice(counts: Mapping[str, float], kind: str) -> dict[str, float]:
+    """Counts of the species of one kind (cation, anion or solvent)."""
+    return {s: n for s, n in counts.items() if sp.get(s).kind == kind and n > 0}
+
+
+def config_entropy_r(amounts: Mapping[str, float]) -> float:
+    """:math:`-\\sum_i x_i \\ln x_i` (in units of R) over the mole fractions of ``amounts``."""
+    total = sum(amounts.values())
+    return -sum(n / total * math.log(n / total) for n in amounts.values() if n > 0) if total else 0.0
+
+
+def entropy_class(s_r: float) -> str:
+    """low (< 1 R), medium (1–1.5 R) or high (≥ 1.5 R)."""
+    return "low" if s_r < 1 else ("medium" if s_r < 1.5 else "high")
+
+
+def molecular_volume_nm3(counts: Mapping[str, float]) -> float:
+    """Estimated volume of a mixture (nm³): see the module docstring."""
+    solvents = sublattice(counts, "solvent")
+    v_solvent = sum(n * solvent_volume_nm3(s) for s, n in solvents.items())
+    vdw_solvent = sum(n * sp.get(s).vdw_volume_nm3 for s, n in solvents.items())
+    packing = vdw_solvent / v_solvent if v_solvent else DEFAULT_PACKING
+    v_ions = sum(n * sp.get(s).vdw_volume_nm3 for s, n in counts.items() if sp.get(s).kind != "solvent")
+    return v_solvent + v_ions / packing
+
+
+def solvent_volume_nm3(name: str) -> float:
+    """Volume of one solvent molecule in its neat liquid, M / (ρ N_A)."""
+    s = sp.get(name)
+    return s.molar_mass / (s.density_g_cm3 * AVOGADRO) * 1e21
+
+
+def solvent_mole_fractions(fractions: Mapping[str, float], basis: str, source: str) -> dict[str, float]:
+    """Mole fractions of a solvent mixture given by mole, mass or volume fractions."""
+    total = sum(fractions.values())
+    if abs(total - 1) > 1e-6:
+        raise HeseInputError(f"{source}: composition.solvent: fractions sum to {total:g}, not 1")
+    for name in fractions:
+        if sp.get(name).kind != "solvent":
+            raise HeseInputError(f"{source}: composition.solvent: {name!r} is not a solvent")
+    weight = {
+        "mole": lambda s: 1.0,
+        "mass": lambda s: 1 / sp.get(s).molar_mass,
+        "volume": lambda s: sp.get(s).density_g_cm3 / sp.get(s).molar_mass,
+    }[basis]
+    raw = {s: f * weight(s) for s, f in fractions.items()}
+    norm = sum(raw.values())
+    return {s: v / norm for s, v in raw.items()}
+
+
+def split(total: int, fractions: Mapping[str, float]) -> dict[str, int]:
+    """Integers summing to ``total`` closest to ``total × fractions`` (largest remainder)."""
+    exact = {k: total * f for k, f in fractions.items()}
+    out = {k: math.floor(v) for k, v in exact.items()}
+    for k in sorted(exact, key=lambda k: exact[k] - out[k], reverse=True)[: total - sum(out.values())]:
+        out[k] += 1
+    return out
+
+
+def compose(composition: Mapping, size: Mapping, source: str = "system") -> Formulation:
+    """Molecule counts for a composition and a size (see the system schema).
+
+    Raises
+    ------
+    HeseInputError
+        Two or no composition modes, a size that does not fit the mode,
+        fractions that do not sum to 1, a salt that rounds to zero molecules
+        (naming the size that would fit it), a box that is not neutral.
+    """
+    modes = [m for m in MODES if m in composition]
+    if len(modes) != 1:
+        what = "two composition modes at once: " + " and ".join(modes) if modes else "no composition mode"
+        raise HeseInputError(f"{source}: composition: {what}; give exactly one of {', '.join(MODES)}")
+    mode = modes[0]
+    amounts = composition[mode]
+    for key in amounts:
+        sp.resolve(key)
+    sizes = [k for k in ("solvent_molecules", "formula_units", "atoms") if k in size]
+    allowed = SIZES[mode]
+    if len(sizes) > 1 or (sizes and sizes[0] not in allowed) or (allowed and not sizes):
+        raise HeseInputError(
+            f"{source}: size: {mode} needs exactly one of {', '.join(allowed)}"
+            if allowed else f"{source}: size: counts take no {sizes[0]}"
+        )
+    if mode == "counts":
+        return _formulation(dict(amounts), amounts, amounts, "count", source)
+    if mode == "ratio":
+        return _scaled(lambda t: {k: r * t for k, r in amounts.items()}, size, "formula_units",
+                       amounts, "per formula unit", source)
+    if "solvent" not in composition:
+        raise HeseInputError(f"{source}: composition: {mode} needs 'solvent' (solvent mole, mass or volume fractions)")
+    x = solvent_mole_fractions(composition["solvent"], composition.get("solvent_basis", "mole"), source)
+    for salt in amounts:
+        if all(sp.get(s).kind == "solvent" for s in sp.resolve(salt)):
+            raise HeseInputError(f"{source}: composition.{mode}: {salt!r} is a solvent, not a salt")
+
+    def units_for(n_solvent: float) -> dict[str, float]:
+        solvent = {s: n_solvent * f for s, f in x.items()}
+        if mode == "molality":
+            kg = total_mass_g_mol(solvent) / 1000
+            salts = {k: m * kg for k, m in amounts.items()}
+        else:
+            v_solvent = molecular_volume_nm3(solvent)
+            v_salt = {k: molecular_volume_nm3({**counts_from({k: 1}), **solvent}) - v_solvent for k in amounts}
+            per_nm3 = {k: c * AVOGADRO / NM3_PER_L for k, c in amounts.items()}
+            volume = v_solvent / (1 - sum(per_nm3[k] * v_salt[k] for k in amounts))
+            salts = {k: per_nm3[k] * volume for k in amounts}
+        return {**salts, **solvent}
+
+    unit = "mol/L" if mode == "molarity" else "mol/kg"
+    return _scaled(units_for, size, "solvent_molecules", amounts, unit, source, solvent_fractions=x)
+
+
+def _scaled(units_for, size, size_key, requested, unit, source, solvent_fractions=None) -> Formulation:
+    """Counts at the requested size: t formula units or solvent molecules, or ≈ N atoms."""
+    if "atoms" in size:
+        per_t = sum(len(sp.get(s).atom_names) * n for s, n in counts_from(units_for(1000.0)).items()) / 1000
+        t = max(1, round(size["atoms"] / per_t))
+        key = "atoms"
+    else:
+        t = size[size_key]
+        key = size_key
+    exact = units_for(float(t))
+    units = {k: round(v) for k, v in exact.items()}
+    if solvent_fractions is not None:
+        units.update(split(t, solvent_fractions))
+    for k, n in units.items():
+        if n == 0 and requested.get(k, 1) > 0:
+            per_unit = exact[k] / t
+            need = math.ceil(0.5 / per_unit * (1 if key != "atoms" else per_t))
+            raise HeseInputError(
+                f"{source}: {k} rounds to zero molecules at size.{key} = {size[key]}; "
+                f"size.{key} ≥ {need} would fit it"
+            )
+    return _formulation(units, requested, _reached(units, requested, unit), unit, source)
+
+
+def _reached(units: Mapping[str, int], requested: Mapping[str, float], unit: str) -> dict[str, float]:
+    counts = counts_from(units)
+    if unit == "mol/L":
+        per_l = molecular_volume_nm3(counts) / NM3_PER_L * AVOGADRO
+        return {k: units[k] / per_l for k in requested}
+    if unit == "mol/kg":
+        kg = total_mass_g_mol(sublattice(counts, "solvent")) / 1000
+        return {k: units[k] / kg for k in requested}
+    # ratio: formula units per unit of the first key
+    first = next(iter(requested))
+    scale = units[first] / requested[first]
+    return {k: units[k] / scale for k in requested}
+
+
+def _formulation(units, requested, reached, unit, source) -> Formulation:
+    counts = counts_from(units)
+    check_neutral(counts, f"{source}: composition")
+    return Formulation(counts, dict(units), dict(requested), reached, unit, molecular_volume_nm3(counts))

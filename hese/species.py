@@ -55,6 +55,8 @@ class Species:
     coordinating: tuple[str, ...]
     force_field: dict[str, ForceFieldEntry] = field(hash=False)
     geometry: tuple[tuple[float, float, float], ...] | None = None
+    density_g_cm3: float | None = None
+    density_source: str | None = None
 
     @property
     def atom_names(self) -> tuple[str, ...]:
@@ -73,15 +75,10 @@ class Species:
 
         return float(Descriptors.MolWt(_rdkit_mol(self.smiles)))
 
-    def entry(self, family: str) -> ForceFieldEntry:
-        """The force-field entry of this species in ``family``."""
-        if family not in self.force_field:
-            have = ", ".join(self.force_field) or "none"
-            raise HeseInputError(
-                f"species {self.name!r} has no parameters in the {family!r} force-field "
-                f"family (it has: {have})"
-            )
-        return self.force_field[family]
+    @property
+    def vdw_volume_nm3(self) -> float:
+        """Van der Waals volume of one molecule (nm³): rdkit grid volume, Bondi-type radii."""
+        return _vdw_volume_a3(self.smiles) / 1000.0
 
     def as_dict(self) -> dict:
         """A JSON-ready description (for ``hese species --json``)."""
@@ -103,6 +100,19 @@ def _rdkit_mol(smiles: str):
     from rdkit import Chem
 
     return Chem.AddHs(Chem.MolFromSmiles(smiles))
+
+
+@cache
+def _vdw_volume_a3(smiles: str) -> float:
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+
+    mol = Chem.Mol(_rdkit_mol(smiles))
+    if mol.GetNumAtoms() == 1:
+        mol.AddConformer(Chem.Conformer(1))
+    else:
+        AllChem.EmbedMolecule(mol, randomSeed=1)
+    return float(AllChem.ComputeMolVolume(mol, gridSpacing=0.1))
 
 
 @cache

@@ -21,6 +21,8 @@ BOXES = {
     **{f"LiFSI-{solvent}": ({"LiFSI": 2, solvent: 70}, {"family": "organic"}) for solvent in
        ["TMP", "DMSO", "EG", "EA", "EC"]},
     "LiFSI-DME-water": ({"LiFSI": 2, "DME": 50, "water": 50}, {"family": "organic"}),
+    "Zn(TFSI)2-DME": ({"Zn(TFSI)2": 2, "DME": 70}, {"family": "organic"}),
+    "LiDFOB-water": ({"LiDFOB": 2, "water": 300}, {"family": "aqueous"}),
     # aqueous family: every aqueous salt in SPC/E water; ZnCl2 in each water model
     **{f"{salt}-spce": ({salt: 3, "water": 300}, {"family": "aqueous"}) for salt in
        ["LiCl", "ZnCl2", "ZnBr2", "Zn(ClO4)2", "ZnSO4", "LiNO3"]},
@@ -28,9 +30,9 @@ BOXES = {
 }
 
 
-def _definition(counts, ff, name="box", **size):
+def _definition(counts, ff, name="box"):
     return build.SystemDefinition.from_dict(
-        {"name": name, "composition": {"counts": counts}, "size": size, "force_field": {**ff, "cutoff_nm": 0.9}}
+        {"name": name, "composition": {"counts": counts}, "force_field": {**ff, "cutoff_nm": 0.9}}
     )
 
 
@@ -84,9 +86,13 @@ def test_build_record_has_provenance(tmp_path):
     assert record["charge_scale"] == 1.0 and record["seed"] == 3
     assert set(record["force_field_files"]) == {"aqueous/ions-spce.xml", "aqueous/water-spce.xml"}
     assert all(len(v) == 64 for v in record["force_field_files"].values())
+    assert record["species_force_field"] == {"Li": "aqueous/ions-spce.xml", "Cl": "aqueous/ions-spce.xml",
+                                             "water": "aqueous/water-spce.xml"}
     assert record["n_atoms"] == 2 + 2 + 900
 
 
-def test_box_edge_from_density():
-    # 1000 waters (18.015 g/mol) at 1 g/cm³: V = 29.915 nm³, L = 3.1043 nm
-    assert build.box_edge_nm({"water": 1000}, 1.0) == pytest.approx(3.1043, abs=2e-4)
+def test_system_files_as_shipped_build(tmp_path):
+    definition = build.SystemDefinition.load("systems/li2zncl4-9h2o.yaml")
+    record = build.build(definition, tmp_path, seed=0)
+    assert record["counts"] == {"Li": 120, "Cl": 240, "Zn": 60, "water": 540}
+    assert record["total_charge_e"] == pytest.approx(0, abs=1e-6)

@@ -20,7 +20,6 @@ BAD = {
     "unbalanced salt": ("name: x\ncomposition: {counts: {ZnCl: 2, DME: 10}}\n", "neutral salt is 'ZnCl2'"),
     "charge scale too big": ("name: x\ncomposition: {counts: {LiFSI: 2}}\nforce_field: {charge_scale: 1.5}\n", "force_field.charge_scale"),
     "charge scale zero": ("name: x\ncomposition: {counts: {LiFSI: 2}}\nforce_field: {charge_scale: 0}\n", "force_field.charge_scale"),
-    "no parameters in family": ("name: x\ncomposition: {counts: {ZnCl2: 2, DME: 10}}\n", "'Zn' has no parameters in the 'organic' force-field family"),
     "net charge": ("name: x\ncomposition: {counts: {Li: 2, DME: 10}}\n", "net charge of \\+2 e"),
     "unknown key": ("name: x\ncomposition: {counts: {LiFSI: 2}}\nsize: {boxnm: 3}\n", "size: unknown key 'boxnm'"),
     "bad name": ("name: ../up\ncomposition: {counts: {LiFSI: 2}}\n", "name: '../up' is not a valid name"),
@@ -57,3 +56,34 @@ def test_missing_force_field_file_is_named(tmp_path, capsys, monkeypatch):
     assert cli.main(["build", str(f), "--out", str(tmp_path / "out")]) == 2
     assert "force-field file 'li.xml' for species 'Li' (organic family) is missing" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+BAD_COMPOSITIONS = {
+    "non-numeric": ("composition: {molarity: {LiFSI: lots}, solvent: {DME: 1}}\nsize: {solvent_molecules: 100}", "composition.molarity.LiFSI: 'lots' is not of type 'number'"),
+    "negative": ("composition: {molarity: {LiFSI: -0.1}, solvent: {DME: 1}}\nsize: {solvent_molecules: 100}", "composition.molarity.LiFSI: -0.1 is less than or equal to the minimum of 0"),
+    "zero": ("composition: {molarity: {LiFSI: 0}, solvent: {DME: 1}}\nsize: {solvent_molecules: 100}", "composition.molarity.LiFSI: 0 is less than or equal to the minimum of 0"),
+    "two modes": ("composition: {molarity: {LiFSI: 1}, ratio: {LiFSI: 1}, solvent: {DME: 1}}\nsize: {solvent_molecules: 100}", "two composition modes at once"),
+    "fractions": ("composition: {molarity: {LiFSI: 1}, solvent: {DME: 0.5, EC: 0.4}}\nsize: {solvent_molecules: 100}", "fractions sum to 0.9, not 1"),
+    "rounds to zero": ("composition: {molarity: {LiFSI: 0.6, LiNO3: 0.001}, solvent: {DME: 1}}\nsize: {solvent_molecules: 300}", "LiNO3 rounds to zero molecules at size.solvent_molecules = 300; size.solvent_molecules ≥"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_COMPOSITIONS)
+def test_bad_compositions_from_the_command_line(case, tmp_path, capsys):
+    text, message = BAD_COMPOSITIONS[case]
+    f = _system(tmp_path, f"name: x\n{text}\n")
+    for command in (["compose", str(f)], ["build", str(f), "--out", str(tmp_path / "out")]):
+        assert cli.main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_packmol_failure_and_timeout_are_one_clear_error():
+    from hese.build import pack
+    from hese.errors import HeseInputError
+
+    with pytest.raises(HeseInputError, match=r"packmol failed \(exit status \d+\): .*maximum number of cycles"):
+        pack({"TFSI": 1}, 0.3)  # a molecule larger than the box
+    with pytest.raises(HeseInputError, match="packmol did not finish within 2 s"):
+        pack({"water": 3000}, 2.0, timeout_s=2)  # far too dense

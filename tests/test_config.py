@@ -32,7 +32,7 @@ def test_yaml_is_data_not_code(tmp_path):
 def test_schema_errors_name_the_field_and_allowed_values():
     with pytest.raises(HeseInputError, match=r"s.yaml: force_field.family: 'ionic' is not one of organic, aqueous"):
         validate({"name": "x", "composition": {"counts": {"LiCl": 1}}, "force_field": {"family": "ionic"}}, "system", "s.yaml")
-    with pytest.raises(HeseInputError, match=r"composition: unknown key 'molarityy'; allowed keys: counts"):
+    with pytest.raises(HeseInputError, match=r"composition: unknown key 'molarityy'; allowed keys: molarity, molality, ratio, counts"):
         validate({"name": "x", "composition": {"counts": {"LiCl": 1}, "molarityy": {}}}, "system", "s.yaml")
 
 
@@ -40,4 +40,5 @@ def test_schema_fills_defaults():
     data = validate({"name": "x", "composition": {"counts": {"LiCl": 1}}}, "system", "s.yaml")
     assert data["force_field"]["family"] == "organic"
     assert data["force_field"]["cutoff_nm"] == 1.0
-    assert data["size"]["density_g_cm3"] == 0.8
+    assert data["size"] == {}
+    assert data["composition"]["solvent_basis"] == "mole"

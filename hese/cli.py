@@ -72,6 +72,20 @@ def _compose(args: argparse.Namespace) -> None:
         print(f"  S_config({kind}) = {s_r:.4f} R = {summary[f's_config_{kind}_j_mol_k']:.3f} J/(mol K){label}")
 
 
+def _runs(args: argparse.Namespace) -> None:
+    from hese import study
+
+    table = study.runs_table(study.load(args.config), args.config)
+    if args.csv:
+        from hese.io import atomic_write
+
+        atomic_write(args.csv, table.to_csv(index=False))
+    if args.json:
+        print(table.to_json(orient="records", indent=2))
+    else:
+        print(table.to_string(index=False, max_rows=60))
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``hese`` command."""
     p = argparse.ArgumentParser(prog="hese", description="MD of high-entropy battery electrolytes.")
@@ -86,6 +100,12 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("system", help="system definition (YAML)")
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.set_defaults(func=_compose)
+
+    r = sub.add_parser("runs", help="expand a study configuration into its table of runs")
+    r.add_argument("config", help="study configuration (YAML)")
+    r.add_argument("--json", action="store_true", help="print the table as JSON records")
+    r.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
+    r.set_defaults(func=_runs)
 
     b = sub.add_parser("build", help="build a simulation box from a system YAML file")
     b.add_argument("system", help="system definition (YAML)")

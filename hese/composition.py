@@ -146,7 +146,8 @@ def sublattice(counts: Mapping[str, float], kind: str) -> dict[str, float]:
 def config_entropy_r(amounts: Mapping[str, float]) -> float:
     """:math:`-\\sum_i x_i \\ln x_i` (in units of R) over the mole fractions of ``amounts``."""
     total = sum(amounts.values())
-    return -sum(n / total * math.log(n / total) for n in amounts.values() if n > 0) if total else 0.0
+    s = -sum(n / total * math.log(n / total) for n in amounts.values() if n > 0) if total else 0.0
+    return s + 0.0  # no negative zero
 
 
 def entropy_class(s_r: float) -> str:

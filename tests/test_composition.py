@@ -35,7 +35,7 @@ def test_he_dme_molarity_counts_by_hand():
     assert f.units == {"LiFSI": n, "LiTFSI": n, "LiDFOB": n, "LiNO3": n, "DME": 500}
     assert f.counts["Li"] == 4 * n and f.counts["DME"] == 500
     # the concentration the integer counts give back, within rounding of the requested one
-    for salt, got in f.reached.items():
+    for got in f.reached.values():
         assert got == pytest.approx(0.15, rel=0.5 / n + 1e-3)
         assert got == pytest.approx(n / (AVOGADRO * f.volume_nm3 / 1e24), rel=1e-9)
 

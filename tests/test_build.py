@@ -37,7 +37,7 @@ MINIMISED = {"LiFSI-DME-water", "ZnCl2-spce", "LiDFOB-DME"}
 
 def _definition(counts, ff, name="box"):
     return build.SystemDefinition.from_dict(
-        {"name": name, "composition": {"counts": counts}, "force_field": {**ff, "cutoff_nm": 0.9}}
+        {"name": name, "composition": {"counts": counts}, "force_field": {**ff, "cutoff_nm": 0.8}}
     )
 
 

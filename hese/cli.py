@@ -113,6 +113,10 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--seed", type=int, default=0, help="random seed for conformers and packing (default 0)")
     b.add_argument("--json", action="store_true", help="print the build record as JSON")
     b.set_defaults(func=_build)
+
+    from hese.analysis.cli import add_parsers as add_analysis_parsers
+
+    add_analysis_parsers(sub)
     return p
 
 

@@ -1,0 +1,383 @@
+"""Streaming trajectory reader: chunks of frames in nm, boxes, molecule centres of mass, unwrapping.
+
+Every analysis reads trajectories through this module, so MDAnalysis' Å become nm once, here.
+Frames come in chunks of :data:`CHUNK_FRAMES` so memory stays bounded however long the
+trajectory is. Boxes must be orthorhombic (OpenMM's are).
+
+Molecules
+---------
+A molecule is a run of consecutive selected atoms (in atom-index order) that share a residue, or,
+where the number of molecules is known (hese runs), one of that many equal consecutive blocks.
+The count matters for PDB topologies of more than 9999 residues: OpenMM writes the later residue
+ids in hybrid-36, which MDAnalysis reads as one id, merging neighbouring molecules into one
+residue. Foreign topologies that large should come in a format without that limit (GRO, PSF, TPR).
+
+Centres of mass
+---------------
+Each molecule is made whole around its first atom before averaging, so trajectories whose
+molecules are broken across the box boundary are handled too (molecules must be smaller than
+half the box):
+
+.. math:: \\mathbf R = \\mathbf r_1 + \\frac{\\sum_a m_a\\, \\mathrm{mic}(\\mathbf r_a - \\mathbf r_1)}{\\sum_a m_a}
+
+Unwrapping
+----------
+Centres of mass wrapped into the box, :math:`\\mathbf w_i \\in [0, \\mathbf L_i)` in frame :math:`i`,
+become continuous trajectories :math:`\\mathbf u_i` frame to frame with the box
+:math:`\\mathbf L_{i+1}` of the later frame (von Bülow, Bullerjahn & Hummer, J. Chem. Phys. 153,
+021101 (2020)), which stays correct when the box changes under NPT, unlike schemes that count
+boundary crossings:
+
+.. math:: \\mathbf u_{i+1} = \\mathbf u_i + \\Delta_i - \\mathbf L_{i+1} \\odot
+          \\operatorname{round}(\\Delta_i \\oslash \\mathbf L_{i+1}), \\qquad
+          \\Delta_i = \\mathbf w_{i+1} - \\mathbf w_i
+
+.. warning::
+   A molecule that moves more than half a box edge between two frames cannot be told apart
+   from one that jumps across the boundary. Safety criterion: for every species and axis α the
+   root-mean-square minimum-image step between consecutive frames, in box edges,
+   :math:`\\sigma_\\alpha = \\langle (\\Delta_\\alpha / L_\\alpha)^2 \\rangle^{1/2}`, must not exceed
+   :data:`MAX_RMS_STEP` = 1/16, i.e. 8σ ≤ L/2: a Gaussian step then exceeds half an edge with
+   probability below 10⁻¹⁵ per molecule and frame. Frames too far apart for this (their steps
+   look uniform on [−L/2, L/2), σ ≈ 0.29) raise :class:`~hese.errors.HeseInputError`, checked
+   after every chunk.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import MDAnalysis as mda
+import numpy as np
+from MDAnalysis.exceptions import SelectionError
+
+from hese.analysis.neighbors import minimum_image, wrap
+from hese.errors import HeseInputError
+
+NM_PER_ANGSTROM = 0.1
+CHUNK_FRAMES = 128
+MAX_RMS_STEP = 1.0 / 16.0
+
+
+def open_universe(topology: str | os.PathLike, trajectories: Sequence[str | os.PathLike] = ()) -> mda.Universe:
+    """An MDAnalysis Universe of a topology and trajectory files (several files are read one after another).
+
+    Raises
+    ------
+    HeseInputError
+        If a file is missing or unreadable, or the atom counts of topology and trajectory differ.
+    """
+    files = [str(topology), *map(str, trajectories)]
+    for name in files:
+        if not os.path.isfile(name):
+            raise HeseInputError(f"{name}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # MDAnalysis' notes on guessed elements, missing dt, …
+            return mda.Universe(files[0], *files[1:]) if len(files) > 1 else mda.Universe(files[0])
+    except (OSError, ValueError, EOFError, TypeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise HeseInputError(f"{', '.join(files)}: cannot read: {first}") from None
+
+
+def select(universe: mda.Universe, selection: str, what: str) -> mda.AtomGroup:
+    """Atoms of an MDAnalysis selection string; ``what`` names the option for the error message.
+
+    Raises
+    ------
+    HeseInputError
+        If the selection is invalid or matches no atom.
+    """
+    try:
+        atoms = universe.select_atoms(selection)
+    except (SelectionError, ValueError, KeyError) as err:
+        raise HeseInputError(f"{what}: invalid selection {selection!r}: {err}") from None
+    if atoms.n_atoms == 0:
+        raise HeseInputError(f"{what}: selection {selection!r} matches no atom")
+    return atoms
+
+
+@dataclass(frozen=True)
+class Molecules:
+    """The molecules of one species: their atoms grouped by molecule, and the atoms' masses.
+
+    Attributes
+    ----------
+    name
+        Species name.
+    indices
+        Universe atom indices (A,), molecule after molecule.
+    starts
+        Offset into ``indices`` of each molecule's first atom (M,).
+    masses
+        Atom masses (A,), g/mol.
+    """
+
+    name: str
+    indices: np.ndarray
+    starts: np.ndarray
+    masses: np.ndarray
+
+    @classmethod
+    def from_atoms(cls, name: str, atoms: mda.AtomGroup, n_molecules: int | None = None) -> Molecules:
+        """Split atoms into molecules: ``n_molecules`` equal consecutive blocks if given, else residue runs.
+
+        Residue runs are runs of consecutive selected atoms (in index order) of one residue. A known
+        molecule count (hese runs: ``build.json``) also splits residues that a PDB reader merged.
+
+        Raises
+        ------
+        HeseInputError
+            If the atoms do not divide into ``n_molecules`` equal molecules, or a molecule has no
+            mass (masses missing from the topology).
+        """
+        atoms = atoms[np.argsort(atoms.indices, kind="stable")]
+        if n_molecules is None:
+            new = np.ones(atoms.n_atoms, dtype=bool)
+            new[1:] = atoms.resindices[1:] != atoms.resindices[:-1]
+            starts = np.flatnonzero(new)
+        elif n_molecules > 0 and atoms.n_atoms % n_molecules == 0:
+            starts = np.arange(n_molecules) * (atoms.n_atoms // n_molecules)
+        else:
+            raise HeseInputError(
+                f"species {name!r}: {atoms.n_atoms} selected atoms do not make {n_molecules} equal molecules; "
+                f"the topology does not match the molecule counts"
+            )
+        masses = np.asarray(atoms.masses, dtype=float)
+        if np.any(np.add.reduceat(masses, starts) <= 0):
+            raise HeseInputError(f"species {name!r}: molecules without mass (the topology has no masses or elements)")
+        return cls(name, atoms.indices, starts, masses)
+
+    @property
+    def n_molecules(self) -> int:
+        """Number of molecules."""
+        return len(self.starts)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Consecutive analysed frames.
+
+    Attributes
+    ----------
+    frames
+        Trajectory frame numbers (C,).
+    times_ps
+        Frame times (C,), ps.
+    boxes_nm
+        Orthorhombic box edges (C, 3), nm.
+    positions_nm
+        Positions (C, A, 3) of the requested atoms, nm, float64.
+    """
+
+    frames: np.ndarray
+    times_ps: np.ndarray
+    boxes_nm: np.ndarray
+    positions_nm: np.ndarray
+
+
+def frame_numbers(universe: mda.Universe, frames: slice = slice(None)) -> np.ndarray:
+    """Trajectory frame numbers selected by ``frames`` (start, stop, step)."""
+    return np.arange(universe.trajectory.n_frames)[frames]
+
+
+def iter_chunks(
+    universe: mda.Universe,
+    indices: np.ndarray,
+    frames: slice = slice(None),
+    chunk_frames: int = CHUNK_FRAMES,
+    source: str = "trajectory",
+) -> Iterator[Chunk]:
+    """Positions of the atoms ``indices`` over the selected frames, ``chunk_frames`` frames at a time.
+
+    Raises
+    ------
+    HeseInputError
+        If a frame has no box or a non-orthorhombic one, or the file cannot be read to the end.
+    """
+    selected = frame_numbers(universe, frames)
+    step = frames.step or 1
+    indices = np.asarray(indices)
+    contiguous = len(indices) > 0 and np.array_equal(indices, np.arange(indices[0], indices[0] + len(indices)))
+    atoms = slice(indices[0], indices[0] + len(indices)) if contiguous else indices
+    for begin in range(0, len(selected), chunk_frames):
+        numbers = selected[begin : begin + chunk_frames]
+        angstrom = np.empty((len(numbers), len(indices), 3), dtype=np.float32)
+        times = np.empty(len(numbers))
+        dims = np.empty((len(numbers), 6))
+        try:
+            for k, ts in enumerate(universe.trajectory[numbers[0] : numbers[-1] + 1 : step]):
+                angstrom[k] = ts.positions[atoms]
+                times[k] = ts.time
+                dims[k] = np.nan if ts.dimensions is None else ts.dimensions
+        except (OSError, EOFError, ValueError) as err:
+            raise HeseInputError(f"{source}: cannot read frame {numbers[0]}–{numbers[-1]}: {err}") from None
+        nm = np.multiply(angstrom, NM_PER_ANGSTROM, dtype=float)
+        yield Chunk(numbers, times, _boxes_nm(dims, numbers, source), nm)
+
+
+def _boxes_nm(dims: np.ndarray, numbers: np.ndarray, source: str) -> np.ndarray:
+    bad = ~np.all(np.isfinite(dims[:, :3]) & (dims[:, :3] > 0), axis=1)
+    if bad.any():
+        raise HeseInputError(f"{source}: frame {numbers[bad][0]} has no periodic box; analyses need one")
+    tilted = ~np.all(np.abs(dims[:, 3:] - 90.0) < 1e-3, axis=1)
+    if tilted.any():
+        raise HeseInputError(
+            f"{source}: frame {numbers[tilted][0]} has a triclinic box "
+            f"(angles {dims[tilted][0, 3:].round(3).tolist()}); only orthorhombic boxes are supported"
+        )
+    return dims[:, :3] * NM_PER_ANGSTROM
+
+
+class Unwrapper:
+    """Frame-to-frame unwrapping of one species' centres of mass, chunk after chunk (see the module notes).
+
+    Parameters
+    ----------
+    name
+        Species name, for the error message.
+    source
+        Trajectory name, for the error message.
+    """
+
+    def __init__(self, name: str, source: str) -> None:
+        self.name = name
+        self.source = source
+        self._last_wrapped: np.ndarray | None = None
+        self._last_unwrapped: np.ndarray | None = None
+        self._last_box: np.ndarray | None = None
+        self._sum_sq = np.zeros(3)
+        self._n_steps = 0
+
+    def __call__(self, wrapped: np.ndarray, boxes: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """Unwrapped positions (C, M, 3) of positions (C, M, 3) in boxes (C, 3) of frames (C,).
+
+        Where the box changes, positions are wrapped into it first, where the scheme (and a
+        barostat's scaling) applies; in a constant box the steps do not depend on the image.
+
+        Raises
+        ------
+        HeseInputError
+            When the steps so far break the safety criterion :data:`MAX_RMS_STEP`.
+        """
+        if len(wrapped) == 0:
+            return wrapped.copy()
+        if self._last_wrapped is None:  # the first frame is where the unwrapped trajectory starts
+            self._last_wrapped = self._last_unwrapped = wrap(wrapped[0], boxes[0])
+            self._last_box = boxes[0]
+            return np.concatenate([self._last_wrapped[None], self(wrapped[1:], boxes[1:], frames[1:])])
+        if np.any(boxes != self._last_box):  # a changing box: steps are only right between wrapped positions
+            wrapped = wrap(wrapped, boxes[:, None, :])
+            self._last_wrapped = wrap(self._last_wrapped, self._last_box)
+        fraction = unwrap_fractions(self._last_wrapped, wrapped, boxes)
+        self._sum_sq += np.einsum("cma,cma->a", fraction, fraction)
+        self._n_steps += fraction.shape[0] * fraction.shape[1]
+        rms = np.sqrt(self._sum_sq / self._n_steps)
+        if rms.max() > MAX_RMS_STEP:
+            raise HeseInputError(
+                f"{self.source}: centres of mass of {self.name!r} move {rms.max():.3f} box edges (rms per axis) "
+                f"between consecutive frames up to frame {frames[-1]}; frame-to-frame unwrapping needs at most "
+                f"{MAX_RMS_STEP:.4f} (8 rms ≤ half a box edge): use frames saved more often (smaller --step) "
+                f"or an unwrapped trajectory (--already-unwrapped)"
+            )
+        unwrapped = np.multiply(fraction, boxes[:, None, :], out=fraction)
+        unwrapped[0] += self._last_unwrapped
+        for i in range(1, len(unwrapped)):  # a cumulative sum; np.cumsum along axis 0 is several times slower
+            unwrapped[i] += unwrapped[i - 1]
+        self._last_wrapped, self._last_unwrapped, self._last_box = wrapped[-1], unwrapped[-1], boxes[-1]
+        return unwrapped
+
+
+@dataclass(frozen=True)
+class CentreTrajectory:
+    """Centres of mass of several species over the analysed frames.
+
+    Attributes
+    ----------
+    times_ps
+        Frame times (F,), ps.
+    boxes_nm
+        Box edges (F, 3), nm.
+    positions_nm
+        Species name → centres of mass (F, M, 3), nm, unwrapped unless read with ``unwrap=False``.
+    """
+
+    times_ps: np.ndarray
+    boxes_nm: np.ndarray
+    positions_nm: dict[str, np.ndarray]
+
+
+def read_centres_of_mass(
+    universe: mda.Universe,
+    species: Sequence[Molecules],
+    frames: slice = slice(None),
+    unwrap: bool = True,
+    chunk_frames: int = CHUNK_FRAMES,
+    source: str = "trajectory",
+) -> CentreTrajectory:
+    """Centres of mass of every molecule of every species, unwrapped frame to frame.
+
+    With ``unwrap=False`` the trajectory must already be unwrapped (continuous atom positions);
+    the centres of mass are then returned as they are.
+    """
+    n_frames = len(frame_numbers(universe, frames))
+    all_indices = np.concatenate([m.indices for m in species])
+    offsets = np.cumsum([0] + [len(m.indices) for m in species])
+    out = {m.name: np.empty((n_frames, m.n_molecules, 3)) for m in species}
+    unwrappers = {m.name: Unwrapper(m.name, source) for m in species}
+    times, boxes = np.empty(n_frames), np.empty((n_frames, 3))
+    done = 0
+    for chunk in iter_chunks(universe, all_indices, frames, chunk_frames, source):
+        rows = slice(done, done + len(chunk.frames))
+        times[rows], boxes[rows] = chunk.times_ps, chunk.boxes_nm
+        for m, lo, hi in zip(species, offsets[:-1], offsets[1:], strict=True):
+            coms = centres_of_mass(chunk.positions_nm[:, lo:hi], chunk.boxes_nm, m.starts, m.masses)
+            out[m.name][rows] = unwrappers[m.name](coms, chunk.boxes_nm, chunk.frames) if unwrap else coms
+        done += len(chunk.frames)
+    return CentreTrajectory(times, boxes, out)
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels
+
+
+def centres_of_mass(positions: np.ndarray, boxes: np.ndarray, starts: np.ndarray, masses: np.ndarray) -> np.ndarray:
+    """Centres of mass (C, M, 3) of molecules made whole around their first atom (``positions`` itself for atoms).
+
+    Parameters
+    ----------
+    positions
+        Atom positions (C, A, 3), molecule after molecule.
+    boxes
+        Box edges (C, 3).
+    starts
+        Index of each molecule's first atom (M,).
+    masses
+        Atom masses (A,).
+    """
+    if len(starts) == positions.shape[1]:  # one atom per molecule
+        return positions
+    sizes = np.diff(np.append(starts, positions.shape[1]))
+    offsets = minimum_image(positions - np.repeat(positions[:, starts], sizes, axis=1), boxes[:, None, :])
+    weighted = np.add.reduceat(offsets * masses[None, :, None], starts, axis=1)
+    return positions[:, starts] + weighted / np.add.reduceat(masses, starts)[None, :, None]
+
+
+def unwrap_fractions(last: np.ndarray, wrapped: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Minimum-image steps in box edges (C, M, 3) from ``last`` (M, 3) through ``wrapped`` (C, M, 3).
+
+    Each step is measured in the box of its later frame, :math:`\\mathbf L_{i+1}`:
+
+    .. math:: \\mathbf f_i = \\Delta_i \\oslash \\mathbf L_{i+1}
+              - \\operatorname{round}(\\Delta_i \\oslash \\mathbf L_{i+1}),
+              \\qquad \\mathbf s_i = \\mathbf L_{i+1} \\odot \\mathbf f_i
+    """
+    fraction = np.empty_like(wrapped)
+    np.subtract(wrapped[0], last, out=fraction[0])
+    np.subtract(wrapped[1:], wrapped[:-1], out=fraction[1:])
+    fraction *= 1.0 / boxes[:, None, :]
+    fraction -= np.round(fraction)
+    return fraction

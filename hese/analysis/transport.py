@@ -1,0 +1,465 @@
+"""Self-diffusion and ionic conductivity from molecule centres of mass.
+
+Definitions (DESIGN.md; units nm, ps, K inside, SI where a column name says so):
+
+- Mean squared displacement of species s, over its :math:`N_s` molecules and all time origins,
+  computed by FFT in :math:`O(F \\log F)` for F frames (Kneller et al., Comput. Phys. Commun.
+  91, 191 (1995); Calandrini et al., École thématique SFN 12, 201 (2011)):
+
+  .. math:: \\mathrm{MSD}_s(\\tau) = \\frac{1}{N_s} \\sum_{i \\in s}
+            \\langle |\\mathbf r_i(t + \\tau) - \\mathbf r_i(t)|^2 \\rangle_t
+
+- Self-diffusion coefficient from a linear fit :math:`\\mathrm{MSD} = 6 D \\tau + b` in the
+  diffusive window, found automatically (:func:`diffusive_window`); its standard error from
+  independent time blocks of all replicas (:mod:`hese.analysis.blocks`).
+- Yeh & Hummer, J. Phys. Chem. B 108, 15873 (2004), for a cubic box of edge L and shear
+  viscosity η: :math:`D_0 = D_\\mathrm{PBC} + \\xi k_B T / (6 \\pi \\eta L)`, ξ = 2.837297
+  (L is the cube root of the mean box volume).
+- Nernst–Einstein conductivity from the box's (uncorrected) self-diffusion coefficients, so that
+  it compares like with like with the collective estimate:
+  :math:`\\sigma_\\mathrm{NE} = \\frac{e^2}{V k_B T} \\sum_s N_s z_s^2 D_s`.
+- Einstein–Helfand conductivity from the total charge displacement
+  :math:`\\mathbf M(t) = \\sum_i z_i \\mathbf r_i(t)` over all molecules:
+  :math:`\\sigma_\\mathrm{EH} = \\lim_{t\\to\\infty} \\frac{e^2}{6 V k_B T}
+  \\frac{d}{dt} \\langle |\\mathbf M(t) - \\mathbf M(0)|^2 \\rangle`, fitted in the window from
+  the latest start to the latest end of the charged species' windows.
+- Haven ratio :math:`H = \\sigma_\\mathrm{NE} / \\sigma_\\mathrm{EH}` (1 for uncorrelated ions).
+
+Charges are formal (z) and scaled (z times the simulation's charge scale s); scaling every charge
+by s multiplies both conductivities by s² and leaves H unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import MDAnalysis as mda
+import numpy as np
+import pandas as pd
+import scipy.fft
+
+from hese.analysis import columns as col
+from hese.analysis.blocks import block_bounds, standard_error
+from hese.analysis.frames import (
+    CHUNK_FRAMES,
+    Molecules,
+    frame_numbers,
+    open_universe,
+    read_centres_of_mass,
+    select,
+)
+from hese.analysis.inputs import Source
+from hese.analysis.tables import json_number, write_table
+from hese.errors import HeseInputError
+from hese.io import write_json
+
+BOLTZMANN_J_K = 1.380649e-23
+ELEMENTARY_CHARGE_C = 1.602176634e-19
+YEH_HUMMER_XI = 2.837297
+M2_S_PER_NM2_PS = 1e-6
+M3_PER_NM3 = 1e-27
+SLOPE_TOLERANCE = 0.1  # |d ln MSD / d ln τ − 1| allowed in the diffusive window
+MIN_WINDOW_FACTOR = 2.0  # the window spans at least this factor in lag
+POINTS_PER_DECADE = 10  # log-spaced lags on which the local slope is measured
+SLOPE_HALF_WIDTH = 2  # local slope: regression over 2 × 2 + 1 neighbouring log-spaced lags
+MIN_MAX_LAG = 8  # frames: the shortest fit range that can hold a window
+FFT_BATCH_BYTES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class _Run:
+    label: str
+    dt_ps: float
+    volume_nm3: np.ndarray  # (F,)
+    positions: dict[str, np.ndarray]  # species → (F, M, 3)
+    charges: dict[str, int]
+    charge_scale: float
+
+
+@dataclass(frozen=True)
+class _D:
+    value: float  # m²/s
+    err: float
+    blocks: np.ndarray  # (n_runs · n_blocks,)
+
+
+@dataclass(frozen=True)
+class TransportResult:
+    """Tables and summary of :func:`analyze_transport` (columns: :data:`hese.analysis.columns.TABLES`)."""
+
+    msd: pd.DataFrame
+    diffusion: pd.DataFrame
+    conductivity: pd.DataFrame
+    summary: dict
+
+    def write(self, out_dir: str | os.PathLike) -> list[Path]:
+        """Write ``msd.parquet``, ``diffusion.parquet``, ``conductivity.parquet`` and ``summary.json``."""
+        out = Path(out_dir)
+        per_axis = col.MSD_AXES_NM2[0] in self.msd.columns
+        return [
+            write_table(self.msd, out / "msd.parquet", col.msd_columns(per_axis)),
+            write_table(self.diffusion, out / "diffusion.parquet", col.TABLES["diffusion"]),
+            write_table(self.conductivity, out / "conductivity.parquet", col.TABLES["conductivity"]),
+            write_json(out / "summary.json", self.summary),
+        ]
+
+
+def analyze_transport(
+    sources: Sequence[Source],
+    temperature_k: float | None,
+    viscosity_mpa_s: float | None = None,
+    n_blocks: int = 5,
+    frames: slice = slice(None),
+    per_axis: bool = False,
+    unwrap: bool = True,
+    chunk_frames: int = CHUNK_FRAMES,
+) -> TransportResult:
+    """MSD, self-diffusion and conductivity of one system from one or several replica trajectories.
+
+    Parameters
+    ----------
+    sources
+        Replicas of one system (same species and molecule counts, same frame spacing).
+    temperature_k
+        Simulation temperature (K).
+    viscosity_mpa_s
+        Shear viscosity for the Yeh–Hummer correction (mPa s); without it ``d_yh_m2_s`` is null.
+    n_blocks
+        Independent time blocks per replica for the uncertainties (≥ 2). The fit window lies
+        within half a block, which excludes the noisy long-lag tail.
+    frames
+        Frames analysed (start, stop, step).
+    per_axis
+        Also tabulate the x, y, z parts of the MSD.
+    unwrap
+        Unwrap frame to frame (False: the trajectory is already unwrapped).
+    chunk_frames
+        Frames read at a time.
+
+    Raises
+    ------
+    HeseInputError
+        For bad parameters (checked before reading), unreadable files, empty selections, frames
+        too far apart to unwrap, unevenly spaced frames, inconsistent replicas, too few frames.
+    """
+    _check_parameters(sources, temperature_k, viscosity_mpa_s, n_blocks)
+    prepared = [_prepare(s, frames, n_blocks) for s in sources]  # every check that needs no frame, first
+    runs = [_read(s, universe, molecules, frames, unwrap, chunk_frames) for s, (universe, molecules) in
+            zip(sources, prepared, strict=True)]
+    _check_replicas(runs)
+    n_frames = min(len(r.volume_nm3) for r in runs)
+    max_lag = n_frames // n_blocks // 2
+    dt = runs[0].dt_ps
+    names = list(runs[0].positions)
+    volume_nm3 = float(np.mean([r.volume_nm3.mean() for r in runs]))
+    msd = {n: np.mean([msd_fft(r.positions[n][:n_frames]) for r in runs], axis=0) for n in names}
+    blocks = {n: _block_msds([r.positions[n][:n_frames] for r in runs], n_blocks, max_lag) for n in names}
+    windows = {n: diffusive_window(msd[n].sum(axis=1), max_lag) for n in names}
+    d = {n: _diffusion(msd[n], blocks[n], windows[n], dt) for n in names}
+    counts = {n: runs[0].positions[n].shape[1] for n in names}
+    diffusion = _diffusion_table(d, windows, msd, counts, len(runs), dt, temperature_k, viscosity_mpa_s, volume_nm3)
+    conductivity, eh_window = _conductivity(runs, n_frames, n_blocks, max_lag, d, windows, counts, volume_nm3,
+                                            temperature_k)
+    table = _msd_table(msd, dt, per_axis)
+    summary = _summary(runs, diffusion, conductivity, windows, eh_window, counts, n_frames, n_blocks, max_lag,
+                       volume_nm3, temperature_k, viscosity_mpa_s, unwrap)
+    return TransportResult(table, diffusion, conductivity, summary)
+
+
+def _check_parameters(sources: Sequence[Source], temperature_k, viscosity_mpa_s, n_blocks) -> None:
+    if not sources:
+        raise HeseInputError("no trajectory given: use --run DIR or --topology FILE --trajectory FILE")
+    if temperature_k is None:
+        raise HeseInputError("--temperature-k: missing; the conductivity and the Yeh–Hummer correction need it")
+    if not np.isfinite(temperature_k) or temperature_k <= 0:
+        raise HeseInputError(f"--temperature-k: {temperature_k} is not a positive temperature (K)")
+    if viscosity_mpa_s is not None and (not np.isfinite(viscosity_mpa_s) or viscosity_mpa_s <= 0):
+        raise HeseInputError(f"--viscosity-mpa-s: {viscosity_mpa_s} is not a positive viscosity (mPa s)")
+    if n_blocks < 2:
+        raise HeseInputError(f"--blocks: {n_blocks}; at least 2 blocks are needed for an uncertainty")
+    for s in sources:
+        if not s.species:
+            raise HeseInputError(f"{s.label}: no species to analyse; give --species NAME=SELECTION")
+
+
+def _prepare(source: Source, frames: slice, n_blocks: int) -> tuple[mda.Universe, list[Molecules]]:
+    """The universe and molecules of a source, after checking its selections and number of frames."""
+    universe = open_universe(source.topology, source.trajectories)
+    molecules = [
+        Molecules.from_atoms(s.name, select(universe, s.selection, f"species {s.name} of {source.label}"), s.count)
+        for s in source.species
+    ]
+    n_frames = len(frame_numbers(universe, frames))
+    if n_frames // n_blocks // 2 < MIN_MAX_LAG:
+        raise HeseInputError(
+            f"{source.label}: {n_frames} frames are too few for {n_blocks} blocks: the fit range (half a block) "
+            f"needs at least {MIN_MAX_LAG} lags, i.e. {2 * MIN_MAX_LAG * n_blocks} frames; use fewer --blocks"
+        )
+    return universe, molecules
+
+
+def _read(
+    source: Source, universe: mda.Universe, molecules: list[Molecules], frames: slice, unwrap: bool, chunk_frames: int
+) -> _Run:
+    coms = read_centres_of_mass(universe, molecules, frames, unwrap, chunk_frames, source.label)
+    return _Run(
+        source.label,
+        _frame_spacing(coms.times_ps, source.label),
+        np.prod(coms.boxes_nm, axis=1),
+        coms.positions_nm,
+        {s.name: s.charge for s in source.species},
+        source.charge_scale,
+    )
+
+
+def _frame_spacing(times: np.ndarray, label: str) -> float:
+    if len(times) < 2:
+        raise HeseInputError(f"{label}: {len(times)} frame(s) analysed; transport needs a trajectory")
+    dt = (times[-1] - times[0]) / (len(times) - 1)
+    tolerance = max(0.01 * abs(dt), 4 * float(np.spacing(np.float32(np.abs(times).max()))))
+    steps = np.diff(times)
+    if dt <= 0 or np.abs(steps - dt).max() > tolerance:
+        raise HeseInputError(
+            f"{label}: frame times are not evenly spaced (steps from {steps.min():g} to {steps.max():g} ps); "
+            f"the MSD needs evenly spaced frames (duplicated or missing frames?)"
+        )
+    return float(dt)
+
+
+def _check_replicas(runs: list[_Run]) -> None:
+    first = runs[0]
+    for r in runs[1:]:
+        shape = {n: p.shape[1] for n, p in r.positions.items()}
+        if shape != {n: p.shape[1] for n, p in first.positions.items()}:
+            raise HeseInputError(f"{r.label}: species or molecule counts differ from {first.label}; not replicas")
+        if abs(r.dt_ps - first.dt_ps) > 1e-3 * first.dt_ps:
+            raise HeseInputError(
+                f"{r.label}: frame spacing {r.dt_ps:g} ps differs from {first.dt_ps:g} ps of {first.label}"
+            )
+        if r.charge_scale != first.charge_scale or r.charges != first.charges:
+            raise HeseInputError(f"{r.label}: charges or charge scale differ from {first.label}; not replicas")
+
+
+def _block_msds(trajectories: list[np.ndarray], n_blocks: int, max_lag: int) -> np.ndarray:
+    """MSDs (R·n_blocks, max_lag + 1, 3) of the time blocks of every replica."""
+    n_frames = min(len(t) for t in trajectories)
+    return np.array([msd_fft(t[a:b], max_lag) for t in trajectories for a, b in block_bounds(n_frames, n_blocks)])
+
+
+def _diffusion(msd: np.ndarray, blocks: np.ndarray, window: tuple[int, int, bool], dt: float) -> _D:
+    """D, its block standard error and the block values (m²/s) from MSDs (F, 3) and (n, B, 3) fitted in ``window``."""
+    lags = np.arange(window[0], window[1] + 1)
+    d = linear_slopes(lags, msd.sum(axis=1)[lags]) / (6 * dt) * M2_S_PER_NM2_PS
+    d_blocks = linear_slopes(lags, blocks.sum(axis=2)[:, lags]) / (6 * dt) * M2_S_PER_NM2_PS
+    return _D(float(d), standard_error(d_blocks), d_blocks)
+
+
+def _diffusion_table(d, windows, msd, counts, n_runs, dt, temperature_k, viscosity_mpa_s, volume_nm3) -> pd.DataFrame:
+    rows = []
+    for name, dn in d.items():
+        start, end, _ = windows[name]
+        lags = np.arange(start, end + 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            loglog = linear_slopes(np.log(lags), np.log(msd[name].sum(axis=1)[lags]))
+        rows.append({
+            col.SPECIES: name,
+            col.D_M2_S: dn.value,
+            col.D_YH_M2_S: yeh_hummer(dn.value, temperature_k, viscosity_mpa_s, volume_nm3),
+            col.VISCOSITY_MPA_S: np.nan if viscosity_mpa_s is None else float(viscosity_mpa_s),
+            col.FIT_START_PS: start * dt,
+            col.FIT_END_PS: end * dt,
+            col.SLOPE_LOGLOG: float(loglog),
+            col.N_MOLECULES: counts[name] * n_runs,
+            col.D_ERR_M2_S: dn.err,
+        })
+    return pd.DataFrame(rows, columns=col.TABLES["diffusion"])
+
+
+def yeh_hummer(d_m2_s: float, temperature_k: float, viscosity_mpa_s: float | None, volume_nm3: float) -> float:
+    """Yeh–Hummer corrected D (m²/s): :math:`D_\\mathrm{PBC} + \\xi k_B T / (6\\pi\\eta L)`, L = V^{1/3}.
+
+    NaN without a viscosity.
+    """
+    if viscosity_mpa_s is None:
+        return float("nan")
+    edge_m = (volume_nm3 * M3_PER_NM3) ** (1 / 3)
+    return d_m2_s + YEH_HUMMER_XI * BOLTZMANN_J_K * temperature_k / (6 * np.pi * viscosity_mpa_s * 1e-3 * edge_m)
+
+
+def _conductivity(runs, n_frames, n_blocks, max_lag, d, windows, counts, volume_nm3, temperature_k):
+    """The conductivity table and the Einstein–Helfand window (lags in frames, or None without ions)."""
+    charges = runs[0].charges
+    ions = [n for n in charges if charges[n] != 0]
+    if not ions:
+        return pd.DataFrame(columns=col.TABLES["conductivity"]), None
+    dt, scale = runs[0].dt_ps, runs[0].charge_scale
+    factor = ELEMENTARY_CHARGE_C**2 / (volume_nm3 * M3_PER_NM3 * BOLTZMANN_J_K * temperature_k)
+    lags = np.arange(max(windows[n][0] for n in ions), max(windows[n][1] for n in ions) + 1)
+    moments = [sum(charges[n] * r.positions[n][:n_frames].sum(axis=1) for n in ions)[:, None, :] for r in runs]
+    eh_msd = np.mean([msd_fft(m) for m in moments], axis=0).sum(axis=1)
+    eh_blocks = _block_msds(moments, n_blocks, max_lag).sum(axis=2)
+    to_d = M2_S_PER_NM2_PS / (6 * dt)
+    eh = factor * linear_slopes(lags, eh_msd[lags]) * to_d
+    eh_err = standard_error(factor * linear_slopes(lags, eh_blocks[:, lags]) * to_d)
+    ne = factor * sum(counts[n] * charges[n] ** 2 * d[n].value for n in ions)
+    ne_err = standard_error(factor * sum(counts[n] * charges[n] ** 2 * d[n].blocks for n in ions))
+    rows = []
+    for charge_set, s2 in (("formal", 1.0), ("scaled", scale**2)):
+        rows.append({col.METHOD: "nernst_einstein", col.CHARGES: charge_set,
+                     col.SIGMA_S_M: s2 * ne, col.SIGMA_ERR_S_M: s2 * ne_err})
+        rows.append({col.METHOD: "einstein_helfand", col.CHARGES: charge_set,
+                     col.SIGMA_S_M: s2 * float(eh), col.SIGMA_ERR_S_M: s2 * eh_err})
+    return pd.DataFrame(rows, columns=col.TABLES["conductivity"]), (int(lags[0]), int(lags[-1]))
+
+
+def _msd_table(msd: dict[str, np.ndarray], dt: float, per_axis: bool) -> pd.DataFrame:
+    parts = []
+    for name, m in msd.items():
+        data = {col.SPECIES: name, col.LAG_PS: np.arange(len(m)) * dt, col.MSD_NM2: m.sum(axis=1)}
+        if per_axis:
+            data.update(dict(zip(col.MSD_AXES_NM2, m.T, strict=True)))
+        parts.append(pd.DataFrame(data))
+    return pd.concat(parts, ignore_index=True)[list(col.msd_columns(per_axis))]
+
+
+def _summary(runs, diffusion, conductivity, windows, eh_window, counts, n_frames, n_blocks, max_lag, volume_nm3,
+             temperature_k, viscosity_mpa_s, unwrap) -> dict:
+    dt = runs[0].dt_ps
+    warnings = [
+        f"{n}: no diffusive window (log–log slope within 1 ± {SLOPE_TOLERANCE} over a factor ≥ {MIN_WINDOW_FACTOR:g} "
+        f"in lag up to {max_lag * dt:g} ps); D fitted over the last quarter of that range is not reliable: "
+        f"run longer" for n, w in windows.items() if not w[2]
+    ]
+    net = sum(counts[n] * z for n, z in runs[0].charges.items())
+    if net != 0:
+        warnings.append(f"the analysed species carry a net charge of {net:+d} e: ions are missing from --species, "
+                        f"so the conductivities are incomplete")
+    haven = {}
+    if eh_window is not None:
+        for charge_set in ("formal", "scaled"):
+            rows = conductivity[conductivity[col.CHARGES] == charge_set].set_index(col.METHOD)
+            ne, eh = rows.loc["nernst_einstein"], rows.loc["einstein_helfand"]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.float64(ne[col.SIGMA_S_M]) / eh[col.SIGMA_S_M]
+                rel = np.hypot(ne[col.SIGMA_ERR_S_M] / ne[col.SIGMA_S_M], eh[col.SIGMA_ERR_S_M] / eh[col.SIGMA_S_M])
+            haven[charge_set] = {"haven_ratio": json_number(ratio), "haven_ratio_err": json_number(abs(ratio) * rel)}
+    return {
+        "analysis": "transport",
+        "runs": [r.label for r in runs],
+        "temperature_k": temperature_k,
+        "viscosity_mpa_s": viscosity_mpa_s,
+        "n_frames": n_frames,
+        "dt_ps": dt,
+        "n_blocks_per_run": n_blocks,
+        "block_ps": (n_frames // n_blocks) * dt,
+        "max_fit_lag_ps": max_lag * dt,
+        "volume_nm3": volume_nm3,
+        "box_edge_nm": volume_nm3 ** (1 / 3),
+        "charge_scale": runs[0].charge_scale,
+        "species": {n: {"charge_e": runs[0].charges[n], "n_molecules": counts[n]} for n in counts},
+        "diffusion": {
+            row[col.SPECIES]: {k: json_number(v) for k, v in row.items() if k != col.SPECIES}
+            | {"diffusive_window_found": windows[row[col.SPECIES]][2]}
+            for row in diffusion.to_dict("records")
+        },
+        "conductivity": {
+            f"{row[col.METHOD]}_{row[col.CHARGES]}": {k: json_number(row[k]) for k in col.TABLES["conductivity"][2:]}
+            for row in conductivity.to_dict("records")
+        },
+        "haven": haven,
+        "einstein_helfand_window_ps": None if eh_window is None else [eh_window[0] * dt, eh_window[1] * dt],
+        "unwrapping": "frame to frame, von Bülow et al. 2020" if unwrap else "none (trajectory already unwrapped)",
+        "warnings": warnings,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# kernels
+
+
+def msd_fft(positions: np.ndarray, max_lag: int | None = None, batch_bytes: int = FFT_BATCH_BYTES) -> np.ndarray:
+    """Per-axis mean squared displacement (L + 1, 3) of unwrapped positions (F, N, 3), averaged over N.
+
+    Lags 0 to L = ``max_lag`` (default F − 1). For one coordinate x of one molecule, with
+    :math:`S_{xx}(m) = \\sum_{t=0}^{F-1-m} x_t x_{t+m}` from an FFT of the series zero-padded to
+    at least F + L points (so that no circular term reaches lags ≤ L):
+
+    .. math:: \\mathrm{MSD}(m) = \\frac{1}{F-m}\\Big[\\sum_{t=0}^{F-1-m} (x_{t+m}^2 + x_t^2)
+              - 2 S_{xx}(m)\\Big]
+
+    The inverse transform is linear, so the power spectra of all molecules are summed first and
+    transformed back once per axis. Molecules are processed in batches so the FFT work array
+    stays below ``batch_bytes``.
+    """
+    n_frames, n_molecules, _ = positions.shape
+    n_lags = n_frames if max_lag is None else min(max_lag + 1, n_frames)
+    n_fft = scipy.fft.next_fast_len(n_frames + n_lags - 1, real=True)
+    batch = max(1, batch_bytes // (3 * 16 * n_fft))
+    power = np.zeros((3, n_fft // 2 + 1))
+    sq = np.zeros((3, n_frames))
+    for lo in range(0, n_molecules, batch):
+        x = positions[:, lo : lo + batch]
+        x = (x - x.mean(axis=0)).transpose(1, 2, 0)  # (b, 3, F), time last
+        spectrum = scipy.fft.rfft(x, n=n_fft, axis=-1)
+        power += np.einsum("bak,bak->ak", spectrum.real, spectrum.real) + np.einsum(
+            "bak,bak->ak", spectrum.imag, spectrum.imag
+        )
+        sq += np.einsum("baf,baf->af", x, x)
+    acf = scipy.fft.irfft(power, n=n_fft, axis=-1)[:, :n_lags]  # Σ_molecules S_xx(m), per axis
+    head = np.concatenate([np.zeros((3, 1)), np.cumsum(sq, axis=1)], axis=1)  # Σ_{t<m} x_t²
+    tail = np.concatenate([np.zeros((3, 1)), np.cumsum(sq[:, ::-1], axis=1)], axis=1)  # Σ_{t<m} x_{F-1-t}²
+    total = 2 * head[:, -1:] - head[:, :n_lags] - tail[:, :n_lags] - 2 * acf
+    return total.T / (n_molecules * (n_frames - np.arange(n_lags)))[:, None]
+
+
+def linear_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray | float:
+    """Least-squares slopes of ``y`` (…, K) against ``x`` (K,), with an intercept.
+
+    .. math:: a = \\frac{\\sum_k (x_k - \\bar x)(y_k - \\bar y)}{\\sum_k (x_k - \\bar x)^2}
+    """
+    dx = x - x.mean()
+    return (y - y.mean(axis=-1, keepdims=True)) @ dx / (dx @ dx)
+
+
+def local_slopes(x: np.ndarray, y: np.ndarray, half_width: int = SLOPE_HALF_WIDTH) -> np.ndarray:
+    """Slope at every point of a regression over its ``half_width`` neighbours on each side (fewer at the ends)."""
+    n = len(x)
+    lo = np.clip(np.arange(n) - half_width, 0, n)
+    hi = np.clip(np.arange(n) + half_width + 1, 0, n)
+
+    def window_sums(v: np.ndarray) -> np.ndarray:
+        c = np.concatenate([[0.0], np.cumsum(v)])
+        return c[hi] - c[lo]
+
+    m = hi - lo
+    sx, sy, sxx, sxy = (window_sums(v) for v in (x, y, x * x, x * y))
+    return (m * sxy - sx * sy) / (m * sxx - sx * sx)
+
+
+def diffusive_window(msd: np.ndarray, max_lag: int, tolerance: float = SLOPE_TOLERANCE) -> tuple[int, int, bool]:
+    """The diffusive window (first lag, last lag, found) of an MSD indexed by lag in frames.
+
+    On log-spaced lags from 1 to ``max_lag`` (:data:`POINTS_PER_DECADE` per decade) the local
+    log–log slope :math:`\\beta = d \\ln \\mathrm{MSD} / d \\ln \\tau` is measured by
+    :func:`local_slopes`. The window is the longest run of consecutive lags with
+    :math:`|\\beta - 1| \\le` ``tolerance``: the ballistic start (β ≈ 2) and any sub-diffusive
+    cage regime are excluded, and ``max_lag`` (half a time block) excludes the noisy tail. If
+    no run spans a factor :data:`MIN_WINDOW_FACTOR` in lag, the last quarter of the range,
+    ``[max_lag // 4, max_lag]``, is returned with ``found = False``.
+    """
+    n_points = int(np.ceil(POINTS_PER_DECADE * np.log10(max_lag))) + 1
+    lags = np.unique(np.round(np.geomspace(1, max_lag, n_points)).astype(int))
+    x = np.log(lags)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = local_slopes(x, np.log(msd[lags]))
+    ok = np.abs(slope - 1) <= tolerance
+    edges = np.diff(np.concatenate([[0], ok.astype(int), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    if len(starts):
+        best = np.argmax(x[stops] - x[starts])
+        if x[stops[best]] - x[starts[best]] >= np.log(MIN_WINDOW_FACTOR):
+            return int(lags[starts[best]]), int(lags[stops[best]]), True
+    return max(1, max_lag // 4), max_lag, False

@@ -1,0 +1,34 @@
+"""Column names of the analysis tables: unique, documented, units in the names."""
+
+import re
+
+import pytest
+
+from hese.analysis import columns as col
+
+UNITS = ("_nm", "_nm2", "_ps", "_m2_s", "_s_m", "_mpa_s", "_kb", "_j_mol_k", "_deg")
+UNITLESS = {col.SPECIES, col.METHOD, col.CHARGES, col.NEIGHBOURS, col.SLOPE_LOGLOG, col.N_MOLECULES, col.N_FRAMES,
+            col.Q, col.P_Q, col.Q_MEAN, col.HBONDS_PER_MOLECULE}
+
+
+@pytest.mark.parametrize("table", [*col.TABLES, "msd per axis"])
+def test_columns_unique_snake_case_with_units(table):
+    names = col.msd_columns(per_axis=True) if table == "msd per axis" else col.TABLES[table]
+    assert len(names) == len(set(names))
+    for name in names:
+        assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
+        stem = name.removesuffix("_err")
+        assert stem in UNITLESS or stem.endswith(UNITS), name
+
+
+def test_every_column_is_documented_once():
+    used = {name for names in col.TABLES.values() for name in names} | set(col.MSD_AXES_NM2)
+    assert used == set(col.DESCRIPTIONS)
+    constants = [v for k, v in vars(col).items() if k.isupper() and isinstance(v, str)]
+    assert len(constants) == len(set(constants))
+
+
+def test_uncertainties_come_last():
+    for names in col.TABLES.values():
+        errs = [i for i, n in enumerate(names) if n.endswith("_err") or "_err_" in n]
+        assert errs == list(range(len(names) - len(errs), len(names)))

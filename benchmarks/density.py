@@ -10,7 +10,7 @@ IAPWS-95, 0.99705 g/cm³; DME: 0.8683 g/cm³ at 20 °C and about 0.861–0.863 a
 25 °C, Pal & Sharma, J. Chem. Eng. Data 44, 212 (1999), marked unverified there:
 0.862 is used and the spread is printed).
 
-usage: python benchmarks/density.py [--platform CPU] [--max-ps 2000] [--precision 0.01]
+usage: python benchmarks/density.py [--platform CPU] [--min-ps 100] [--max-ps 2000] [--precision 0.01]
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from hese.build import SystemDefinition, build
 
 LIQUIDS = {
     # name: (counts, force-field family, experimental density g/cm3, source)
-    "DME": ({"DME": 300}, "organic", 0.862, "Pal & Sharma 1999 (25 °C, 0.861–0.863; unverified in validation-data.md)"),
-    "water (SPC/E)": ({"water": 1000}, "aqueous", 0.99705, "IAPWS-95"),
+    "DME": ({"DME": 150}, "organic", 0.862, "Pal & Sharma 1999 (25 °C, 0.861–0.863; unverified in validation-data.md)"),
+    "water (SPC/E)": ({"water": 500}, "aqueous", 0.99705, "IAPWS-95"),
 }
 
 
@@ -48,7 +48,12 @@ def density_series(system: mm.System, pdb: app.PDBFile, platform: str, args) -> 
     masses = (system.getParticleMass(i) for i in range(system.getNumParticles()))
     mass_g = sum(m.value_in_unit(unit.dalton) for m in masses) / 6.02214076e23
     steps_per_sample = int(round(args.sample_ps * 1000 / args.timestep_fs))
+    t0 = time.perf_counter()
     sim.step(int(args.equilibrate_ps * 1000 / args.timestep_fs))
+    speed = args.equilibrate_ps / 1000 / ((time.perf_counter() - t0) / 86400)
+    eta_min = args.min_ps / 1000 / speed * 1440
+    print(f"    equilibrated {args.equilibrate_ps:g} ps at {speed:.1f} ns/day; ≥ {eta_min:.0f} min of sampling left",
+          flush=True)
     samples = []
     t0 = time.perf_counter()
     while True:
@@ -63,7 +68,8 @@ def density_series(system: mm.System, pdb: app.PDBFile, platform: str, args) -> 
             err = prod.std(ddof=1) * np.sqrt(g / len(prod))
             simulated = n * args.sample_ps
             print(f"    {simulated:7.0f} ps: {prod.mean():.4f} ± {err:.4f} g/cm³ (g = {g:.1f})", flush=True)
-            if err < args.precision * prod.mean() or simulated >= args.max_ps:
+            precise = err < args.precision * prod.mean() and simulated >= args.min_ps
+            if precise or simulated >= args.max_ps:
                 break
     elapsed = time.perf_counter() - t0
     ns_per_day = n * args.sample_ps / 1000 / (elapsed / 86400)
@@ -75,8 +81,9 @@ def main() -> int:
     p.add_argument("--platform", default="CPU")
     p.add_argument("--temperature-k", type=float, default=298.15)
     p.add_argument("--timestep-fs", type=float, default=2.0)
-    p.add_argument("--equilibrate-ps", type=float, default=100.0)
+    p.add_argument("--equilibrate-ps", type=float, default=20.0)
     p.add_argument("--sample-ps", type=float, default=1.0)
+    p.add_argument("--min-ps", type=float, default=100.0, help="sample at least this long")
     p.add_argument("--max-ps", type=float, default=2000.0)
     p.add_argument("--precision", type=float, default=0.01, help="relative standard error to reach")
     args = p.parse_args()

@@ -32,7 +32,7 @@ BOXES = {
 
 # one box of each family (and the cross-family one) is also minimised; single molecules of every
 # species are minimised in test_forcefield.py
-MINIMISED = {"LiFSI-DME-water", "ZnCl2-spce", "LiDFOB-DME"}
+MINIMISED = {"LiFSI-DME-water", "ZnCl2-spce"}
 
 
 def _definition(counts, ff, name="box"):

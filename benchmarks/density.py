@@ -86,9 +86,15 @@ def main() -> int:
     p.add_argument("--min-ps", type=float, default=100.0, help="sample at least this long")
     p.add_argument("--max-ps", type=float, default=2000.0)
     p.add_argument("--precision", type=float, default=0.01, help="relative standard error to reach")
+    p.add_argument("--only", choices=list(LIQUIDS), help="run one liquid only")
+    p.add_argument("--molecules", type=int, help="number of solvent molecules (default: as in LIQUIDS)")
     args = p.parse_args()
     rows = []
     for name, (counts, family, experiment, source) in LIQUIDS.items():
+        if args.only and name != args.only:
+            continue
+        if args.molecules:
+            counts = {species: args.molecules for species in counts}
         with tempfile.TemporaryDirectory() as tmp:
             spec = {"name": "density", "composition": {"counts": counts}, "force_field": {"family": family}}
             definition = SystemDefinition.from_dict(spec)

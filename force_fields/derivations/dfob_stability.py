@@ -125,25 +125,30 @@ def geometric_combining(system):
     system.addForce(lj)
 
 
+LABEL = {"F1": "F", "F2": "F", "B1": "B", "O1": "Or", "O4": "Or", "C1": "C", "C2": "C", "O2": "O=", "O3": "O="}
+KT = 0.00831446261815324 * 298.0  # kJ/mol
+
+
 def dfob_internal(system, top):
-    """DFOB bonds and angles (atom indices, equilibrium values) from the force field, and ring atoms."""
-    dfob = {a.index for a in top.atoms() if a.residue.name == REG["DFOB"]["residue"]}
+    """DFOB bonds and angles (atom indices, equilibrium value, force constant) from the force field, keyed
+    by atom classes (F, B, Or = ring O, C, O= = carbonyl O), and the ring atoms B1 O1 C1 C2 O4."""
+    res = [r for r in top.residues() if r.name == REG["DFOB"]["residue"]]
+    dfob = {a.index for r in res for a in r.atoms()}
     hb = next(f for f in system.getForces() if isinstance(f, mm.HarmonicBondForce))
     ha = next(f for f in system.getForces() if isinstance(f, mm.HarmonicAngleForce))
-    name = {a.index: a.name for a in top.atoms()}
+    lab = {a.index: LABEL[a.name] for a in top.atoms() if a.index in dfob}
     bonds, angles = collections.defaultdict(list), collections.defaultdict(list)
     for k in range(hb.getNumBonds()):
-        i, j, r0, _ = hb.getBondParameters(k)
+        i, j, r0, kb = hb.getBondParameters(k)
         if i in dfob:
-            key = "-".join(sorted([name[i][0], name[j][0]]))
-            bonds[key].append((i, j, r0.value_in_unit(u.nanometer)))
+            key = "-".join(sorted([lab[i], lab[j]], key="B F C Or O=".split().index))
+            bonds[key].append((i, j, r0.value_in_unit(u.nanometer), kb.value_in_unit(u.kilojoule_per_mole / u.nanometer ** 2)))
     for k in range(ha.getNumAngles()):
-        i, j, l, th, _ = ha.getAngleParameters(k)
+        i, j, l, th, ka = ha.getAngleParameters(k)
         if j in dfob:
-            key = "-".join([min(name[i][0], name[l][0]), name[j][0], max(name[i][0], name[l][0])])
-            angles[key].append((i, j, l, th.value_in_unit(u.degree)))
-    rings = [[r.atoms().__next__().index + k for k in (1, 3, 4, 6, 8)]  # B1 O1 C1 C2 O4
-             for r in top.residues() if r.name == REG["DFOB"]["residue"]]
+            a, c = sorted([lab[i], lab[l]], key="F Or C O= B".split().index)
+            angles[f"{a}-{lab[j]}-{c}"].append((i, j, l, th.value_in_unit(u.degree), ka.value_in_unit(u.kilojoule_per_mole / u.radian ** 2)))
+    rings = [[{a.name: a.index for a in r.atoms()}[n] for n in ("B1", "O1", "C1", "C2", "O4")] for r in res]
     return bonds, angles, rings
 
 
@@ -152,13 +157,18 @@ def sample(pos, bonds, angles, rings, box, acc):
         d = pos[j] - pos[i]
         return d - box * np.round(d / box)
     for key, lst in bonds.items():
-        acc["bond " + key] += [(np.linalg.norm(vec(i, j)) - r0) / r0 for i, j, r0 in lst]
+        acc["bond " + key] += [(np.linalg.norm(vec(i, j)) - r0) / r0 for i, j, r0, _ in lst]
     for key, lst in angles.items():
-        for i, j, l, th0 in lst:
+        for i, j, l, th0, _ in lst:
             a, b = vec(j, i), vec(j, l)
             acc["angle " + key].append(np.degrees(np.arccos(a @ b / np.linalg.norm(a) / np.linalg.norm(b))) - th0)
     for ring in rings:
         x = np.array([pos[ring[0]] + vec(ring[0], k) for k in ring])
+        for m in range(5):  # the five ring torsions
+            p0, p1, p2, p3 = (x[(m + n) % 5] for n in range(4))
+            b1 = (p2 - p1) / np.linalg.norm(p2 - p1)
+            v, w = p0 - p1 - ((p0 - p1) @ b1) * b1, p3 - p2 - ((p3 - p2) @ b1) * b1
+            acc["ring torsion"].append(abs(np.degrees(np.arctan2(np.cross(b1, v) @ w, v @ w))))
         x -= x.mean(0)
         acc["ring rms out-of-plane (nm)"].append(np.sqrt(np.linalg.svd(x)[1][-1] ** 2 / len(ring)))
 
@@ -219,19 +229,21 @@ def main():
         f" (std {np.std(epots):.1f})   ({time.time() - T0:.0f} s)")
 
     log(f"\nDFOB- internal coordinates over 50 ps x {N_PAIRS} anions (sampled every 100 fs)")
-    log("  bonds: relative deviation (r - r0)/r0 in %: mean, std, min, max")
-    for k, v in acc.items():
-        if k.startswith("bond"):
-            v = 100 * np.array(v)
-            log(f"    {k:14s} {v.mean():+6.2f} {v.std():6.2f} {v.min():+7.2f} {v.max():+7.2f}")
-    log("  angles: theta - theta0 in deg: mean, std, min, max")
-    for k, v in acc.items():
-        if k.startswith("angle"):
-            v = np.array(v)
-            log(f"    {k:14s} {v.mean():+6.2f} {v.std():6.2f} {v.min():+7.2f} {v.max():+7.2f}")
+    log("  bonds: 100 (r - r0)/r0: mean, std, min, max; std expected for a free harmonic bond, sqrt(kT/k)/r0")
+    for k, lst in bonds.items():
+        v = 100 * np.array(acc["bond " + k])
+        exp = 100 * math.sqrt(KT / lst[0][3]) / lst[0][2]
+        log(f"    {k:8s} r0 {10 * lst[0][2]:.4f} A  {v.mean():+6.2f} {v.std():6.2f} {v.min():+7.2f} {v.max():+7.2f}   expected std {exp:.2f}")
+    log("  angles: theta - theta0 / deg: mean, std, min, max; expected std sqrt(kT/k)")
+    for k, lst in angles.items():
+        v = np.array(acc["angle " + k])
+        exp = math.degrees(math.sqrt(KT / lst[0][4]))
+        log(f"    {k:8s} theta0 {lst[0][3]:6.2f}  {v.mean():+6.2f} {v.std():6.2f} {v.min():+7.2f} {v.max():+7.2f}   expected std {exp:.2f}")
+    v = np.array(acc["ring torsion"])
+    log(f"  ring torsions |phi| / deg (0 = planar): mean {v.mean():.1f}, std {v.std():.1f}, max {v.max():.1f}")
     v = 10 * np.array(acc["ring rms out-of-plane (nm)"])
-    log(f"  ring (B O C C O) rms distance from its best plane / A: mean {v.mean():.3f}, std {v.std():.3f},"
-        f" max {v.max():.3f}")
+    log(f"  ring (B O C C O) rms distance of its atoms from their best plane / A: mean {v.mean():.3f},"
+        f" std {v.std():.3f}, max {v.max():.3f}")
 
     log("\nNVE, 10 ps velocity Verlet 1 fs (time/ps  Etot/kJ/mol  T/K)")
     system.removeForce(system.getNumForces() - 1)  # barostat
@@ -254,9 +266,9 @@ def main():
         if (block + 1) % 10 == 0:
             log(f"  {t[-1]:5.1f} {pe + ke:12.2f} {temp:7.1f}")
     slope = np.polyfit(t, etot, 1)[0]  # kJ/mol/ps
-    kT = 0.00831446261815324 * 298.0
-    log(f"  drift {slope * 1000:.1f} kJ/mol/ns = {slope * 1000 / ndof / kT:.4f} kT/ns per degree of freedom;"
-        f" Etot std {np.std(etot):.2f} kJ/mol")
+    log(f"  linear fit: {slope * 1000:.1f} kJ/mol/ns = {slope * 1000 / ndof / KT:.4f} kT/ns per degree of freedom"
+        f" ({slope * 10:+.2f} kJ/mol over 10 ps); Etot std {np.std(etot):.2f} kJ/mol, max - min"
+        f" {np.ptp(etot):.2f} kJ/mol ({np.ptp(etot) / KT:.2f} kT)")
     log(f"\nno NaN in {20 + 50 + 10} ps; total time {time.time() - T0:.0f} s")
 
 

@@ -332,28 +332,36 @@ class Unwrapper:
         self._sum_sq = np.zeros(3)
         self._n_steps = 0
 
-    def __call__(self, wrapped: np.ndarray, boxes: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    def __call__(
+        self, wrapped: np.ndarray, boxes: np.ndarray, frames: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Unwrapped positions (C, M, 3) of positions (C, M, 3) in boxes (C, 3) of frames (C,).
 
         Where the box changes, positions are wrapped into it first, where the scheme (and a
         barostat's scaling) applies; in a constant box the steps do not depend on the image.
+        ``out`` (C, M, 3, float64), if given, receives the result.
 
         Raises
         ------
         HeseInputError
             When the steps so far break the safety criterion :data:`MAX_RMS_STEP`.
         """
+        if out is None:
+            out = np.empty(wrapped.shape)
         if len(wrapped) == 0:
-            return wrapped.copy()
+            return out
         if self._last_wrapped is None:  # the first frame is where the unwrapped trajectory starts
             self._last_wrapped = self._last_unwrapped = wrap(wrapped[0], boxes[0])
             self._last_box = boxes[0]
-            return np.concatenate([self._last_wrapped[None], self(wrapped[1:], boxes[1:], frames[1:])])
+            out[0] = self._last_wrapped
+            self(wrapped[1:], boxes[1:], frames[1:], out[1:])
+            return out
         if np.any(boxes != self._last_box):  # a changing box: steps are only right between wrapped positions
             wrapped = wrap(wrapped, boxes[:, None, :])
             self._last_wrapped = wrap(self._last_wrapped, self._last_box)
-        fraction = unwrap_fractions(self._last_wrapped, wrapped, boxes)
-        self._sum_sq += np.einsum("cma,cma->a", fraction, fraction)
+        fraction = unwrap_fractions(self._last_wrapped, wrapped, boxes, out)
+        flat = fraction.reshape(len(fraction), -1)  # (C, 3M): sums over frames run on contiguous rows
+        self._sum_sq += np.einsum("cj,cj->j", flat, flat).reshape(-1, 3).sum(axis=0)
         self._n_steps += fraction.shape[0] * fraction.shape[1]
         rms = np.sqrt(self._sum_sq / self._n_steps)
         if rms.max() > MAX_RMS_STEP:
@@ -363,11 +371,11 @@ class Unwrapper:
                 f"{MAX_RMS_STEP:.4f} (8 rms ≤ half a box edge): use frames saved more often (smaller --step) "
                 f"or an unwrapped trajectory (--already-unwrapped)"
             )
-        unwrapped = np.multiply(fraction, boxes[:, None, :], out=fraction)
+        unwrapped = scale_axes(fraction, boxes)
         unwrapped[0] += self._last_unwrapped
         for i in range(1, len(unwrapped)):  # a cumulative sum; np.cumsum along axis 0 is several times slower
             unwrapped[i] += unwrapped[i - 1]
-        self._last_wrapped, self._last_unwrapped, self._last_box = wrapped[-1], unwrapped[-1], boxes[-1]
+        self._last_wrapped, self._last_unwrapped, self._last_box = wrapped[-1].copy(), unwrapped[-1].copy(), boxes[-1]
         return unwrapped
 
 
@@ -415,7 +423,10 @@ def read_centres_of_mass(
         times[rows], boxes[rows] = chunk.times_ps, chunk.boxes_nm
         for m, lo, hi in zip(species, offsets[:-1], offsets[1:], strict=True):
             coms = centres_of_mass(chunk.positions_nm[:, lo:hi], chunk.boxes_nm, m.starts, m.masses)
-            out[m.name][rows] = unwrappers[m.name](coms, chunk.boxes_nm, chunk.frames) if unwrap else coms
+            if unwrap:
+                unwrappers[m.name](coms, chunk.boxes_nm, chunk.frames, out[m.name][rows])
+            else:
+                out[m.name][rows] = coms
         done += len(chunk.frames)
     return CentreTrajectory(times, boxes, out)
 
@@ -446,7 +457,9 @@ def centres_of_mass(positions: np.ndarray, boxes: np.ndarray, starts: np.ndarray
     return positions[:, starts] + weighted / np.add.reduceat(masses, starts)[None, :, None]
 
 
-def unwrap_fractions(last: np.ndarray, wrapped: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+def unwrap_fractions(
+    last: np.ndarray, wrapped: np.ndarray, boxes: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     """Minimum-image steps in box edges (C, M, 3) from ``last`` (M, 3) through ``wrapped`` (C, M, 3).
 
     Each step is measured in the box of its later frame, :math:`\\mathbf L_{i+1}`:
@@ -454,10 +467,29 @@ def unwrap_fractions(last: np.ndarray, wrapped: np.ndarray, boxes: np.ndarray) -
     .. math:: \\mathbf f_i = \\Delta_i \\oslash \\mathbf L_{i+1}
               - \\operatorname{round}(\\Delta_i \\oslash \\mathbf L_{i+1}),
               \\qquad \\mathbf s_i = \\mathbf L_{i+1} \\odot \\mathbf f_i
+
+    ``out`` (C, M, 3, float64, not overlapping ``wrapped``), if given, receives the result.
     """
-    fraction = np.empty_like(wrapped)
+    fraction = np.empty(wrapped.shape) if out is None else out
     np.subtract(wrapped[0], last, out=fraction[0])
     np.subtract(wrapped[1:], wrapped[:-1], out=fraction[1:])
-    fraction *= 1.0 / boxes[:, None, :]
+    scale_axes(fraction, 1.0 / boxes)
     fraction -= np.round(fraction)
     return fraction
+
+
+def scale_axes(vectors: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """``vectors`` (C, M, 3) times per-frame, per-axis ``factors`` (C, 3), in place; returns ``vectors``.
+
+    The same as ``vectors *= factors[:, None, :]``, whose innermost loop would run over 3 numbers
+    only: a factor constant over the frames multiplies each frame's 3M numbers at once, a changing
+    one each axis's M numbers.
+    """
+    if vectors.flags.c_contiguous and len(factors) and np.all(factors == factors[0]):
+        flat = vectors.reshape(len(vectors), -1)
+        flat *= np.tile(factors[0], vectors.shape[1])
+    else:
+        for axis in range(3):
+            column = vectors[..., axis]
+            column *= factors[:, axis, None]
+    return vectors

@@ -298,7 +298,8 @@ def _conductivity(runs, n_frames, n_blocks, max_lag, d, windows, counts, volume_
     dt, scale = runs[0].dt_ps, runs[0].charge_scale
     factor = ELEMENTARY_CHARGE_C**2 / (volume_nm3 * M3_PER_NM3 * BOLTZMANN_J_K * temperature_k)
     lags = np.arange(max(windows[n][0] for n in ions), max(windows[n][1] for n in ions) + 1)
-    moments = [sum(charges[n] * r.positions[n][:n_frames].sum(axis=1) for n in ions)[:, None, :] for r in runs]
+    moments = [sum(charges[n] * np.einsum("fma->fa", r.positions[n][:n_frames]) for n in ions)[:, None, :]
+               for r in runs]
     eh_msd = np.mean([msd_fft(m) for m in moments], axis=0).sum(axis=1)
     eh_blocks = _block_msds(moments, n_blocks, max_lag).sum(axis=2)
     to_d = M2_S_PER_NM2_PS / (6 * dt)
@@ -391,24 +392,26 @@ def msd_fft(positions: np.ndarray, max_lag: int | None = None, batch_bytes: int 
               - 2 S_{xx}(m)\\Big]
 
     The inverse transform is linear, so the power spectra of all molecules are summed first and
-    transformed back once per axis. Molecules are processed in batches so the FFT work array
-    stays below ``batch_bytes``.
+    transformed back once per axis. Molecules are processed in batches, centred on their mean
+    position and laid out time-last in one zero-padded work array that is reused, so that the
+    real FFTs run on contiguous rows and the FFT's output stays below ``batch_bytes``.
     """
     n_frames, n_molecules, _ = positions.shape
     n_lags = n_frames if max_lag is None else min(max_lag + 1, n_frames)
     n_fft = scipy.fft.next_fast_len(n_frames + n_lags - 1, real=True)
-    batch = max(1, batch_bytes // (3 * 16 * n_fft))
-    power = np.zeros((3, n_fft // 2 + 1))
+    batch = max(1, min(n_molecules, batch_bytes // (3 * 16 * n_fft)))
+    padded = np.zeros((batch, 3, n_fft))
+    power = np.zeros((3, 2 * (n_fft // 2 + 1)))  # Σ_molecules (Re², Im²) of the spectra, interleaved
     sq = np.zeros((3, n_frames))
+    mean = positions.mean(axis=0)
     for lo in range(0, n_molecules, batch):
-        x = positions[:, lo : lo + batch]
-        x = (x - x.mean(axis=0)).transpose(1, 2, 0)  # (b, 3, F), time last
-        spectrum = scipy.fft.rfft(x, n=n_fft, axis=-1)
-        power += np.einsum("bak,bak->ak", spectrum.real, spectrum.real) + np.einsum(
-            "bak,bak->ak", spectrum.imag, spectrum.imag
-        )
-        sq += np.einsum("baf,baf->af", x, x)
-    acf = scipy.fft.irfft(power, n=n_fft, axis=-1)[:, :n_lags]  # Σ_molecules S_xx(m), per axis
+        hi = min(lo + batch, n_molecules)
+        x = padded[: hi - lo]
+        np.subtract(positions[:, lo:hi].transpose(1, 2, 0), mean[lo:hi, :, None], out=x[..., :n_frames])
+        spectrum = scipy.fft.rfft(x, axis=-1).view(np.float64)  # (b, 3, 2K): Re, Im, Re, …
+        power += np.einsum("bak,bak->ak", spectrum, spectrum)
+        sq += np.einsum("baf,baf->af", x[..., :n_frames], x[..., :n_frames])
+    acf = scipy.fft.irfft(power[:, 0::2] + power[:, 1::2], n=n_fft, axis=-1)[:, :n_lags]  # Σ_molecules S_xx(m)
     head = np.concatenate([np.zeros((3, 1)), np.cumsum(sq, axis=1)], axis=1)  # Σ_{t<m} x_t²
     tail = np.concatenate([np.zeros((3, 1)), np.cumsum(sq[:, ::-1], axis=1)], axis=1)  # Σ_{t<m} x_{F-1-t}²
     total = 2 * head[:, -1:] - head[:, :n_lags] - tail[:, :n_lags] - 2 * acf

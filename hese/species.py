@@ -15,6 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 import yaml
@@ -77,8 +78,13 @@ class Species:
 
     @property
     def vdw_volume_nm3(self) -> float:
-        """Van der Waals volume of one molecule (nm³): rdkit grid volume, Bondi-type radii."""
-        return _vdw_volume_a3(self.smiles) / 1000.0
+        """Van der Waals volume of one molecule (nm³): rdkit grid volume, Bondi-type radii.
+
+        Read from ``hese/data/vdw_volumes.yaml`` (computed once by :func:`vdw_volume_a3`, since the
+        fine grid takes seconds per molecule); computed here for a species missing there.
+        """
+        stored = _stored_vdw_volumes_a3().get(self.name)
+        return (stored if stored is not None else vdw_volume_a3(self.smiles)) / 1000.0
 
     def as_dict(self) -> dict:
         """A JSON-ready description (for ``hese species --json``)."""
@@ -103,7 +109,25 @@ def _rdkit_mol(smiles: str):
 
 
 @cache
-def _vdw_volume_a3(smiles: str) -> float:
+def _stored_vdw_volumes_a3() -> dict[str, float]:
+    text = resources.files("hese").joinpath("data/vdw_volumes.yaml").read_text()
+    return {name: float(v) for name, v in (yaml.safe_load(text) or {}).items()}
+
+
+def write_vdw_volumes(path: str) -> None:
+    """Compute :func:`vdw_volume_a3` of every registry species and write them as YAML to ``path``."""
+    lines = [
+        "# Van der Waals volumes (Å³) of the registry species, computed by hese.species.vdw_volume_a3:",
+        "# rdkit AllChem.ComputeMolVolume (grid spacing 0.1 Å) on an ETKDG conformer (random seed 1).",
+        "# Used only to estimate initial box volumes. Regenerate: python -m hese.species hese/data/vdw_volumes.yaml",
+    ]
+    lines += [f"{name}: {vdw_volume_a3(s.smiles):.3f}" for name, s in registry().items()]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+@cache
+def vdw_volume_a3(smiles: str) -> float:
+    """Van der Waals volume (Å³) of the molecule ``smiles``: rdkit grid volume (0.1 Å) of one conformer."""
     from rdkit import Chem
     from rdkit.Chem import AllChem
 
@@ -258,3 +282,9 @@ def resolve(name: str) -> dict[str, int]:
             f"unknown species or salt {name!r}; species: {', '.join(registry())}; "
             f"salts are a cation followed by an anion, e.g. LiFSI, ZnCl2, Zn(ClO4)2"
         ) from None
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_vdw_volumes(sys.argv[1])

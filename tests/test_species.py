@@ -123,3 +123,12 @@ def test_pf6_starts_octahedral():
     # opposite pairs F1/F6, F2/F5, F3/F4
     for a, b in [(0, 6), (2, 5), (3, 4)]:
         assert np.allclose(xyz[a] + xyz[b], 2 * p)
+
+
+def test_stored_vdw_volumes_cover_the_registry_and_match_the_computation(registry):
+    from hese.species import _stored_vdw_volumes_a3, vdw_volume_a3
+
+    stored = _stored_vdw_volumes_a3()
+    assert set(stored) == set(registry)
+    for name in ("Li", "Cl", "water", "NO3"):
+        assert stored[name] == pytest.approx(vdw_volume_a3(registry[name].smiles), abs=1e-3)

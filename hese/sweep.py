@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,7 +90,7 @@ def expand(system: Mapping, sweep: Mapping | None = None, temperature_k: float =
         if ratio is not None:
             _apply_ratio(definition, ratio, float(sweep["salt_ratio"]["total"]))
             variables.update({f"x_{salt}": ratio.get(salt, 0.0) for salt in _ratio_salts(sweep["salt_ratio"])})
-            tokens.append("+".join(f"{salt}-{100 * x:g}" for salt, x in ratio.items()))
+            tokens.append("+".join(f"{id_token(salt)}-{100 * x:g}" for salt, x in ratio.items()))
         for key, value in zip(keys, values, strict=True):
             _set(definition, key, value)
             variables[key] = value
@@ -102,6 +103,11 @@ def expand(system: Mapping, sweep: Mapping | None = None, temperature_k: float =
     if len(set(ids)) != len(ids):
         raise HeseInputError("sweep: two runs would get the same id; vary each key over distinct values")
     return runs
+
+
+def id_token(salt: str) -> str:
+    """A salt name as part of a run id: ``Zn(ClO4)2`` → ``ZnClO4x2`` (ids have no parentheses)."""
+    return re.sub(r"\((\w+)\)(\d*)", lambda m: m[1] + (f"x{m[2]}" if m[2] else ""), salt)
 
 
 def _ratio_salts(salt_ratio: Mapping) -> list[str]:

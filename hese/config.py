@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import referencing
 import yaml
 
 from hese.errors import HeseInputError
@@ -60,6 +61,20 @@ def _with_defaults(validator_class):
 _Validator = _with_defaults(jsonschema.Draft202012Validator)
 
 
+def _retrieve(uri: str) -> referencing.Resource:
+    """Resolve ``$ref: <name>.schema.yaml`` to hese's own schema of that name.
+
+    Its ``$schema`` key is dropped: with it, jsonschema would switch to the plain validator class
+    inside the reference and stop filling defaults there.
+    """
+    name = uri.rsplit("/", 1)[-1].removesuffix(".schema.yaml")
+    contents = {k: v for k, v in schema(name).items() if k != "$schema"}
+    return referencing.Resource.from_contents(contents, default_specification=referencing.jsonschema.DRAFT202012)
+
+
+_REGISTRY = referencing.Registry(retrieve=_retrieve)
+
+
 def validate(data: Any, schema_name: str, source: str | Path) -> Any:
     """Validate ``data`` against a schema, filling defaults in place.
 
@@ -68,7 +83,7 @@ def validate(data: Any, schema_name: str, source: str | Path) -> Any:
     HeseInputError
         ``<source>: <field>: <problem>`` for the most relevant violation.
     """
-    errors = list(_Validator(schema(schema_name)).iter_errors(data))
+    errors = list(_Validator(schema(schema_name), registry=_REGISTRY).iter_errors(data))
     if errors:
         err = jsonschema.exceptions.best_match(errors)
         field = ".".join(str(p) for p in err.absolute_path) or "(top level)"

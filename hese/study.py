@@ -47,6 +47,22 @@ def runs(config: dict, source: str | Path = "config") -> list[sweep.Run]:
     return out
 
 
+def run(config: dict, run_id: str, source: str | Path = "config") -> sweep.Run:
+    """The run ``run_id`` of a study.
+
+    Raises
+    ------
+    HeseInputError
+        No run has that id; the message lists a few that exist.
+    """
+    all_runs = runs(config, source)
+    for candidate in all_runs:
+        if candidate.id == run_id:
+            return candidate
+    known = ", ".join(r.id for r in all_runs[:3]) + (", …" if len(all_runs) > 3 else "")
+    raise HeseInputError(f"{source}: no run {run_id!r} in study {config['study']!r}; runs are {known}")
+
+
 def runs_table(config: dict, source: str | Path = "config") -> pd.DataFrame:
     """The run table of a study, with the study name as the first column."""
     table = sweep.runs_table(runs(config, source))

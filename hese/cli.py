@@ -37,8 +37,20 @@ def _species(args: argparse.Namespace) -> None:
 def _build(args: argparse.Namespace) -> None:
     from hese.build import SystemDefinition, build
 
-    definition = SystemDefinition.load(args.system)
-    record = build(definition, args.out, seed=args.seed)
+    if bool(args.system) == bool(args.study):
+        raise HeseInputError("give either a system definition SYSTEM or --study CONFIG --run RUN (not both)")
+    if args.study:
+        from hese import study
+
+        run = study.run(study.load(args.study), args.run, args.study)
+        definition = SystemDefinition.from_dict(run.system, source=f"{args.study} (run {run.id})")
+        seed = run.seed if args.seed is None else args.seed
+    else:
+        if args.run:
+            raise HeseInputError("--run goes with --study CONFIG")
+        definition = SystemDefinition.load(args.system)
+        seed = 0 if args.seed is None else args.seed
+    record = build(definition, args.out, seed=seed)
     if args.json:
         print(json.dumps(record, indent=2))
         return
@@ -53,11 +65,13 @@ def _compose(args: argparse.Namespace) -> None:
     from hese.build import SystemDefinition
 
     definition = SystemDefinition.load(args.system)
-    summary = {"name": definition.name, **definition.formulation.summary(), "box_nm": round(definition.box_nm, 4)}
+    f = definition.formulation
+    box_density = f.density_g_cm3 * f.volume_nm3 / definition.box_nm**3  # the box may be set by size.box_nm
+    summary = {"name": definition.name, **f.summary(), "box_nm": round(definition.box_nm, 4),
+               "density_g_cm3": round(box_density, 4)}
     if args.json:
         print(json.dumps(summary, indent=2))
         return
-    f = definition.formulation
     print(f"{definition.name}: {summary['n_atoms']} atoms, box {summary['box_nm']:.3f} nm, "
           f"estimated density {summary['density_g_cm3']:.3f} g/cm³")
     print(f"  {'species':8s} {'count':>6s}")
@@ -86,6 +100,25 @@ def _runs(args: argparse.Namespace) -> None:
         print(table.to_string(index=False, max_rows=60))
 
 
+def _gather(args: argparse.Namespace) -> None:
+    from hese import results
+
+    written = results.gather(args.study_dir)
+    summary = results.load(args.study_dir).summary
+    print(f"gathered {len(summary)} runs of {args.study_dir} into {len(written)} tables:")
+    for path in written.values():
+        print(f"  {path}")
+
+
+def _plot(args: argparse.Namespace) -> None:
+    from hese import plots, results
+
+    res = results.load(args.study_dir)
+    for name in args.figures or list(plots.FIGURES):
+        for path in plots.plot(res, name, args.out):
+            print(path)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``hese`` command."""
     p = argparse.ArgumentParser(prog="hese", description="MD of high-entropy battery electrolytes.")
@@ -108,15 +141,32 @@ def parser() -> argparse.ArgumentParser:
     r.set_defaults(func=_runs)
 
     b = sub.add_parser("build", help="build a simulation box from a system YAML file")
-    b.add_argument("system", help="system definition (YAML)")
+    b.add_argument("system", nargs="?", help="system definition (YAML); or use --study and --run")
+    b.add_argument("--study", metavar="CONFIG", help="study configuration (YAML) holding the run")
+    b.add_argument("--run", metavar="RUN", help="with --study: the run id (see `hese runs CONFIG`)")
     b.add_argument("--out", required=True, help="output folder")
-    b.add_argument("--seed", type=int, default=0, help="random seed for conformers and packing (default 0)")
+    b.add_argument("--seed", type=int, help="random seed for conformers and packing (default: the run's seed, or 0)")
     b.add_argument("--json", action="store_true", help="print the build record as JSON")
     b.set_defaults(func=_build)
+
+    g = sub.add_parser("gather", help="gather every run's tables of a study into results/<study>/tables")
+    g.add_argument("study_dir", metavar="STUDY_DIR", help="the study's results folder (results/<study>)")
+    g.set_defaults(func=_gather)
+
+    f = sub.add_parser("plot", help="draw a study's figures (PNG and SVG) from its gathered tables")
+    f.add_argument("study_dir", metavar="STUDY_DIR", help="the study's results folder (results/<study>)")
+    f.add_argument("figures", nargs="*", metavar="FIGURE",
+                   help="figures to draw (default: all): rdf, speciation, shell_entropy, diffusion, clusters, msd, "
+                        "tetrahedral, water_entropy")
+    f.add_argument("--out", metavar="DIR", help="output folder (default STUDY_DIR/plots)")
+    f.set_defaults(func=_plot)
 
     from hese.analysis.cli import add_parsers as add_analysis_parsers
 
     add_analysis_parsers(sub)
+    from hese.md.cli import add_parser as add_simulate_parser
+
+    add_simulate_parser(sub)
     return p
 
 

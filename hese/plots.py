@@ -1,0 +1,275 @@
+"""Figures of a study from its gathered tables (``hese plot results/<study> NAME``).
+
+Each figure is a function of :class:`hese.results.Results` that returns a matplotlib
+Figure; :func:`save` writes it as PNG and SVG. Every figure shows its uncertainties (error
+bars are standard errors from time blocks, or 95 % block-bootstrap intervals for S_shell)
+and says how much data is behind it. Figures with one line per run show the first replica
+of at most :data:`MAX_LINES` runs.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from hese.errors import HeseInputError  # noqa: E402
+from hese.results import Results  # noqa: E402
+
+MAX_LINES = 8
+
+
+def save(fig: plt.Figure, stem: str | os.PathLike) -> list[Path]:
+    """Write ``fig`` as ``<stem>.png`` (150 dpi) and ``<stem>.svg``, atomically; close it."""
+    paths = []
+    for ext in ("png", "svg"):
+        path = Path(f"{stem}.{ext}")
+        tmp = path.with_name(f".{path.name}.tmp")
+        fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
+        os.replace(tmp, path)
+        paths.append(path)
+    plt.close(fig)
+    return paths
+
+
+def _shown_runs(res: Results) -> list[str]:
+    """Runs drawn as separate lines: first replicas, at most MAX_LINES of them."""
+    summary = res.summary
+    first = summary[summary["replica"] == summary["replica"].min()]
+    return list(first["run"][:MAX_LINES])
+
+
+def _label(res: Results, run: str) -> str:
+    row = res.summary.set_index("run").loc[run]
+    return f"{row['system']} {float(row['temperature_k']):g} K" if _ambiguous(res) else str(run)
+
+
+def _ambiguous(res: Results) -> bool:
+    """Whether system + temperature identify the shown runs (then they label the lines)."""
+    shown = res.summary[res.summary["run"].isin(_shown_runs(res))]
+    return not shown.duplicated(["system", "temperature_k"]).any()
+
+
+def _no_data(name: str, res: Results, table: str) -> plt.Figure:
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.text(0.5, 0.5, f"no {table} table in {res.root}", ha="center", va="center")
+    ax.set_axis_off()
+    ax.set_title(name)
+    return fig
+
+
+def rdf(res: Results) -> plt.Figure:
+    """g(r) and running coordination number of every (cation, partner) pair, cutoffs marked."""
+    if "rdf" not in res:
+        return _no_data("rdf", res, "rdf")
+    table, runs = res.rdf, _shown_runs(res)
+    pairs = table[["cation", "partner"]].drop_duplicates().to_records(index=False)
+    ncol = min(3, len(pairs))
+    nrow = int(np.ceil(len(pairs) / ncol))
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.2 * nrow), squeeze=False)
+    cut = res.coordination if "coordination" in res else pd.DataFrame(columns=["run", "cation", "partner"])
+    for ax, (cation, partner) in zip(axes.flat, pairs, strict=False):
+        twin = ax.twinx()
+        for k, run in enumerate(runs):
+            rows = table[(table["run"] == run) & (table["cation"] == cation) & (table["partner"] == partner)]
+            colour = f"C{k}"
+            ax.plot(rows["r_nm"], rows["g_r"], color=colour, label=_label(res, run))
+            twin.plot(rows["r_nm"], rows["cn_running"], color=colour, ls="--", lw=0.8)
+            c = cut[(cut["run"] == run) & (cut["cation"] == cation) & (cut["partner"] == partner)]
+            if len(c) and pd.notna(c["cutoff_nm"].iloc[0]):
+                ax.axvline(c["cutoff_nm"].iloc[0], color=colour, lw=0.8, alpha=0.7)
+        ax.set_title(f"{cation}–{partner}")
+        ax.set_xlabel("r (nm)")
+        ax.set_ylabel("g(r)")
+        twin.set_ylabel("running CN")
+    for ax in list(axes.flat)[len(pairs):]:
+        ax.set_axis_off()
+    axes.flat[0].legend(fontsize=7)
+    fig.suptitle("cation–partner RDFs (solid), running coordination numbers (dashed), cutoffs (vertical)")
+    fig.tight_layout()
+    return fig
+
+
+def speciation(res: Results, top: int = 6) -> plt.Figure:
+    """The ``top`` most frequent shell compositions of each cation, per run."""
+    if "speciation" not in res:
+        return _no_data("speciation", res, "speciation")
+    table, runs = res.speciation, _shown_runs(res)
+    cations = sorted(table["cation"].unique())
+    fig, axes = plt.subplots(1, len(cations), figsize=(5.5 * len(cations), 0.5 + 0.35 * top * len(runs)),
+                             squeeze=False)
+    for ax, cation in zip(axes.flat, cations, strict=True):
+        rows = table[table["cation"] == cation]
+        labels = list(rows.groupby("label")["fraction"].mean().sort_values(ascending=False).index[:top])
+        height = 0.8 / len(runs)
+        for k, run in enumerate(runs):
+            one = rows[rows["run"] == run].set_index("label")
+            fractions = [float(one["fraction"].get(label, 0.0)) for label in labels]
+            n = int(one["count"].sum()) if len(one) else 0
+            ax.barh(np.arange(len(labels)) + k * height, fractions, height=height, color=f"C{k}",
+                    label=f"{_label(res, run)} (n = {n})")
+        ax.set_yticks(np.arange(len(labels)) + 0.4 - height / 2, labels)
+        ax.invert_yaxis()
+        ax.set_xlabel("fraction of observations")
+        ax.set_title(f"{cation} shell compositions")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _against_entropy(res: Results, prefix: str, suffix: str, ylabel: str, title: str,
+                     err: Callable[[pd.DataFrame, str], np.ndarray | None], log: bool = False) -> plt.Figure:
+    """Per-run values of columns ``<prefix><name><suffix>`` against S_config of the anions."""
+    summary = res.summary
+    names = [c[len(prefix):-len(suffix)] for c in summary.columns
+             if c.startswith(prefix) and c.endswith(suffix) and "_err" not in c and "_ci_" not in c]
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    x = summary["s_config_anion_r"].to_numpy(dtype=float)
+    for k, name in enumerate(names):
+        y = pd.to_numeric(summary[f"{prefix}{name}{suffix}"], errors="coerce").to_numpy(dtype=float)
+        ax.errorbar(x + 0.01 * k, y, yerr=err(summary, name), fmt="o", capsize=3, color=f"C{k}",
+                    label=f"{name} ({np.isfinite(y).sum()} runs)")
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("configurational entropy of the anions S_config / R")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if names:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def shell_entropy(res: Results) -> plt.Figure:
+    """S_shell of each cation against S_config, with 95 % block-bootstrap intervals."""
+    def interval(summary: pd.DataFrame, cation: str) -> np.ndarray | None:
+        low, high = f"s_shell_{cation}_ci_low_r", f"s_shell_{cation}_ci_high_r"
+        if low not in summary or high not in summary:
+            return None
+        y = summary[f"s_shell_{cation}_r"].to_numpy(dtype=float)
+        return np.abs(np.vstack([y - summary[low].to_numpy(dtype=float), summary[high].to_numpy(dtype=float) - y]))
+
+    return _against_entropy(res, "s_shell_", "_r", "S_shell / R", "solvation-shell entropy (95 % interval)", interval)
+
+
+def diffusion(res: Results) -> plt.Figure:
+    """D of each species against S_config, with block standard errors."""
+    def error(summary: pd.DataFrame, species: str) -> np.ndarray | None:
+        column = f"d_{species}_err_m2_s"
+        return summary[column].to_numpy(dtype=float) if column in summary else None
+
+    return _against_entropy(res, "d_", "_m2_s", "D (m²/s)", "self-diffusion (± standard error)", error, log=True)
+
+
+def clusters(res: Results) -> plt.Figure:
+    """Fraction of clusters with n ions, per run."""
+    if "clusters" not in res:
+        return _no_data("clusters", res, "clusters")
+    table = res.clusters
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for k, run in enumerate(_shown_runs(res)):
+        rows = table[table["run"] == run].groupby("n_ions")["count"].sum()
+        if rows.empty:
+            continue
+        fraction = rows / rows.sum()
+        ax.plot(fraction.index, fraction.to_numpy(), "o-", color=f"C{k}",
+                label=f"{_label(res, run)} ({int(rows.sum())} clusters)")
+    ax.set_yscale("log")
+    ax.set_xlabel("cluster size n (ions)")
+    ax.set_ylabel("fraction of clusters")
+    ax.set_title("ion-cluster size distribution")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def msd(res: Results) -> plt.Figure:
+    """MSD of each species (first shown run) on log–log axes with the fit window shaded."""
+    if "msd" not in res:
+        return _no_data("msd", res, "msd")
+    runs = _shown_runs(res)[:4]
+    fig, axes = plt.subplots(1, len(runs), figsize=(4.5 * len(runs), 3.8), squeeze=False)
+    fits = res.diffusion if "diffusion" in res else pd.DataFrame(columns=["run", "species"])
+    for ax, run in zip(axes.flat, runs, strict=True):
+        rows = res.msd[(res.msd["run"] == run) & (res.msd["lag_ps"] > 0)]
+        for k, (species, group) in enumerate(rows.groupby("species")):
+            ax.loglog(group["lag_ps"], group["msd_nm2"], color=f"C{k}", label=species)
+            fit = fits[(fits["run"] == run) & (fits["species"] == species)]
+            if len(fit) and pd.notna(fit["fit_start_ps"].iloc[0]):
+                ax.axvspan(fit["fit_start_ps"].iloc[0], fit["fit_end_ps"].iloc[0], color=f"C{k}", alpha=0.08)
+        ax.set_xlabel("lag (ps)")
+        ax.set_ylabel("MSD (nm²)")
+        ax.set_title(_label(res, run), fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle("centre-of-mass MSDs; shaded: diffusive fit windows")
+    fig.tight_layout()
+    return fig
+
+
+def tetrahedral(res: Results) -> plt.Figure:
+    """P(q) of water (four nearest water oxygens) per run, coloured by temperature."""
+    if "tetrahedral" not in res:
+        return _no_data("tetrahedral", res, "tetrahedral")
+    table = res.tetrahedral[res.tetrahedral["neighbours"] == "water"]
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    runs = [r for r in res.summary["run"] if r in set(table["run"])][: 2 * MAX_LINES]
+    temps = res.summary.set_index("run")["temperature_k"]
+    cmap = plt.get_cmap("coolwarm")
+    span = (temps.min(), max(temps.max(), temps.min() + 1e-9))
+    for run in runs:
+        rows = table[table["run"] == run]
+        ax.plot(rows["q"], rows["p_q"], color=cmap((temps[run] - span[0]) / (span[1] - span[0])),
+                label=_label(res, run))
+    ax.set_xlabel("tetrahedral order q")
+    ax.set_ylabel("P(q)")
+    ax.set_title("tetrahedral order of water")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def water_entropy(res: Results) -> plt.Figure:
+    """S_q − S₀ of water against temperature per system, with block standard errors."""
+    if "water_entropy" not in res:
+        return _no_data("water_entropy", res, "water_entropy")
+    table = res.water_entropy
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for k, ((system, neighbours), rows) in enumerate(table.groupby(["system", "neighbours"])):
+        rows = rows.sort_values("temperature_k")
+        ax.errorbar(rows["temperature_k"], rows["s_q_j_mol_k"], yerr=rows["s_q_err_j_mol_k"], fmt="o-",
+                    capsize=3, color=f"C{k}", label=f"{system} ({neighbours}, {len(rows)} runs)")
+    ax.set_xlabel("T (K)")
+    ax.set_ylabel("S_q − S₀ (J mol⁻¹ K⁻¹)")
+    ax.set_title("tetrahedral entropy of water (± standard error)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+FIGURES: dict[str, Callable[[Results], plt.Figure]] = {
+    "rdf": rdf,
+    "speciation": speciation,
+    "shell_entropy": shell_entropy,
+    "diffusion": diffusion,
+    "clusters": clusters,
+    "msd": msd,
+    "tetrahedral": tetrahedral,
+    "water_entropy": water_entropy,
+}
+
+
+def plot(res: Results, name: str, out: str | os.PathLike | None = None) -> list[Path]:
+    """Draw figure ``name`` of the study ``res`` into ``out`` (default ``<study>/plots``)."""
+    if name not in FIGURES:
+        raise HeseInputError(f"plot: unknown figure {name!r}; figures are {', '.join(FIGURES)}")
+    folder = Path(out) if out is not None else res.root / "plots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return save(FIGURES[name](res), folder / name)
+

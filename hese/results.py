@@ -1,0 +1,249 @@
+"""Study result tables: gather every run's tables into one per kind, and load them for notebooks.
+
+``hese gather results/<study>`` reads ``runs.csv`` (``hese runs --csv``) and every run's
+``md/equilibration.json`` and ``analysis/<analysis>/*.parquet``, and writes
+
+- ``tables/<table>.parquet``: the rows of that table from every run, led by the run's
+  identifiers and sweep variables (``study, run, system, temperature_k, replica, seed, …``);
+- ``tables/summary.parquet`` and ``summary.csv``: one row per run with the headline numbers.
+
+In a notebook::
+
+    import hese.results
+    res = hese.results.load("results/demo")
+    res.summary                      # one row per run
+    res["diffusion"]                 # or res.diffusion; res.tables lists the names
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from hese.errors import HeseInputError
+from hese.io import atomic_write
+
+ANALYSES = ("solvation", "transport", "water")
+RUNS_CSV = "runs.csv"
+#: columns of runs.csv that describe the formulation rather than identify the run
+_FORMULATION = "s_config_"
+
+
+def identifiers(runs: pd.DataFrame) -> list[str]:
+    """The identifier and sweep-variable columns of a run table (all but the S_config columns)."""
+    return [c for c in runs.columns if not c.startswith(_FORMULATION)]
+
+
+def gather(root: str | os.PathLike) -> dict[str, Path]:
+    """Gather every run's tables of the study folder ``root`` into ``root/tables``.
+
+    Returns
+    -------
+    dict
+        Table name → path written, ``summary`` among them.
+
+    Raises
+    ------
+    HeseInputError
+        ``runs.csv`` is missing, or no run has finished its simulation.
+    """
+    root = Path(root)
+    runs = read_runs(root)
+    ids = identifiers(runs)
+    parts: dict[str, list[pd.DataFrame]] = {}
+    for row in runs.to_dict("records"):
+        lead = {c: row[c] for c in ids}
+        for name, table in _run_tables(root / str(row["run"])):
+            parts.setdefault(name, []).append(_lead(table, lead))
+    if "equilibration" not in parts:
+        raise HeseInputError(f"{root}: no run has md/equilibration.json yet; run the simulations first")
+    tables = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
+    tables["summary"] = summary_table(runs, tables)
+    out = root / "tables"
+    out.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, table in sorted(tables.items(), key=lambda item: item[0] == "summary"):
+        written[name] = _write_parquet(table, out / f"{name}.parquet")
+    atomic_write(out / "summary.csv", tables["summary"].to_csv(index=False))
+    return written
+
+
+def read_runs(root: Path) -> pd.DataFrame:
+    """The run table ``root/runs.csv`` written by ``hese runs CONFIG --csv``."""
+    path = Path(root) / RUNS_CSV
+    if not path.is_file():
+        raise HeseInputError(f"{root}: no {RUNS_CSV}; write it with `hese runs CONFIG --csv {path}`")
+    return pd.read_csv(path)
+
+
+def _run_tables(run_dir: Path) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(table name, table) of one run: its equilibration record and every finished analysis table."""
+    record = run_dir / "md" / "equilibration.json"
+    if not record.is_file():
+        return
+    yield "equilibration", pd.DataFrame([_flatten(json.loads(record.read_text()))])
+    for analysis in ANALYSES:
+        folder = run_dir / "analysis" / analysis
+        if (folder / "summary.json").is_file():  # written last: the analysis finished
+            summary = json.loads((folder / "summary.json").read_text())
+            yield f"{analysis}_summary", pd.DataFrame([_flatten(summary, scalars_only=True)])
+            for path in sorted(folder.glob("*.parquet")):
+                yield path.stem, pd.read_parquet(path)
+
+
+def _flatten(record: Mapping, prefix: str = "", scalars_only: bool = False) -> dict:
+    """Nested mapping → one flat row with ``a_b`` keys; lists are kept unless ``scalars_only``."""
+    flat = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{name}_", scalars_only))
+        elif isinstance(value, (list, tuple)):
+            if not scalars_only:
+                flat[name] = json.dumps(value)
+        else:
+            flat[name] = value
+    return flat
+
+
+def _lead(table: pd.DataFrame, lead: Mapping) -> pd.DataFrame:
+    """``table`` with the run's identifier columns first (replacing columns of the same name)."""
+    rest = table.drop(columns=[c for c in lead if c in table.columns])
+    head = pd.DataFrame({c: [v] * len(rest) for c, v in lead.items()}, index=rest.index)
+    return pd.concat([head, rest], axis=1)
+
+
+def _write_parquet(table: pd.DataFrame, path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp")
+    table.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def summary_table(runs: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per run with the headline numbers.
+
+    Columns: the run table (identifiers, sweep variables, S_config per sublattice), then
+    ``ns_simulated``, ``density_g_cm3`` and the reached molarity of each salt
+    (``molarity_<salt>_mol_l``) from the equilibration record, S_shell of each cation
+    (``s_shell_<cation>_r``, ``_j_mol_k``, 95 % interval), the mean cluster size and the free-ion
+    fraction, D of each species (``d_<species>_m2_s`` and ``_err``), the conductivities
+    (``sigma_<method>_<charges>_s_m``), and ⟨q⟩ and S_q − S₀ of water
+    (``q_mean_<neighbours>``, ``s_q_<neighbours>_j_mol_k``). A quantity a run lacks is null.
+    """
+    summary = runs.copy()
+    for name, table in tables.items():
+        wide = _HEADLINES.get(name, lambda t: None)(table)
+        if wide is not None and len(wide):
+            summary = summary.merge(wide, on="run", how="left")
+    return summary
+
+
+def _equilibration(table: pd.DataFrame) -> pd.DataFrame:
+    keep = ["run"] + [c for c in table.columns if c in ("ns_simulated", "density_g_cm3")
+                      or (c.startswith("molarity_") and c.endswith("_mol_l"))]
+    return table[keep]
+
+
+def _pivot(table: pd.DataFrame, key: str | list[str], values: Mapping[str, str]) -> pd.DataFrame:
+    """Wide per-run columns ``<value prefix>_<key>_<unit suffix>`` from a long table."""
+    keys = [key] if isinstance(key, str) else key
+    out = table[["run"]].drop_duplicates().set_index("run")
+    for label, group in table.groupby(keys, sort=True):
+        label = "_".join(map(str, label if isinstance(label, tuple) else (label,)))
+        rows = group.set_index("run")
+        for column, pattern in values.items():
+            if column in rows.columns:
+                out[pattern.format(label)] = rows[column]
+    return out.reset_index()
+
+
+def _diffusion(table: pd.DataFrame) -> pd.DataFrame:
+    return _pivot(table, "species", {"d_m2_s": "d_{}_m2_s", "d_err_m2_s": "d_{}_err_m2_s",
+                                     "d_yh_m2_s": "d_yh_{}_m2_s"})
+
+
+def _conductivity(table: pd.DataFrame) -> pd.DataFrame:
+    return _pivot(table, ["method", "charges"], {"sigma_s_m": "sigma_{}_s_m", "sigma_err_s_m": "sigma_{}_err_s_m"})
+
+
+def _water_entropy(table: pd.DataFrame) -> pd.DataFrame:
+    return _pivot(table, "neighbours", {"q_mean": "q_mean_{}", "q_mean_err": "q_mean_{}_err",
+                                        "s_q_j_mol_k": "s_q_{}_j_mol_k", "s_q_err_j_mol_k": "s_q_{}_err_j_mol_k"})
+
+
+def _shell_entropy(table: pd.DataFrame) -> pd.DataFrame:
+    return _pivot(table, "cation", {"s_shell_r": "s_shell_{}_r", "s_shell_j_mol_k": "s_shell_{}_j_mol_k",
+                                    "s_shell_ci_low_r": "s_shell_{}_ci_low_r",
+                                    "s_shell_ci_high_r": "s_shell_{}_ci_high_r"})
+
+
+def _solvation_summary(table: pd.DataFrame) -> pd.DataFrame:
+    keep = [c for c in table.columns if c in ("mean_cluster_size", "free_ion_fraction")
+            or c.startswith("free_") and c.endswith("_fraction")]
+    return table[["run", *keep]]
+
+
+_HEADLINES = {
+    "equilibration": _equilibration,
+    "diffusion": _diffusion,
+    "conductivity": _conductivity,
+    "water_entropy": _water_entropy,
+    "shell_entropy": _shell_entropy,
+    "solvation_summary": _solvation_summary,
+}
+
+
+@dataclass
+class Results:
+    """The gathered tables of one study: ``res.summary``, ``res["rdf"]``, ``res.rdf``, ``res.tables``."""
+
+    root: Path
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    @property
+    def tables(self) -> list[str]:
+        """Names of the tables."""
+        return sorted(self.frames)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        try:
+            return self.frames[name]
+        except KeyError:
+            raise KeyError(f"no table {name!r} in {self.root}/tables; tables are {', '.join(self.tables)}") from None
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        if name.startswith("_") or name in ("root", "frames"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError as err:
+            raise AttributeError(str(err)) from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.frames
+
+    def __repr__(self) -> str:
+        n = len(self.frames.get("summary", ()))
+        return f"Results({str(self.root)!r}: {n} runs; tables {', '.join(self.tables)})"
+
+
+def load(path: str | os.PathLike) -> Results:
+    """Load the gathered tables of a study folder (``results/<study>``) as pandas DataFrames.
+
+    Raises
+    ------
+    HeseInputError
+        The folder has no ``tables/summary.parquet`` (run the workflow, or ``hese gather``).
+    """
+    root = Path(path)
+    folder = root / "tables"
+    if not (folder / "summary.parquet").is_file():
+        raise HeseInputError(f"{root}: no tables/summary.parquet; run the workflow or `hese gather {root}` first")
+    return Results(root, {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))})
+

@@ -1,0 +1,31 @@
+# OpenMM: minimise, heat, NPT equilibration to a converged density, production (one GPU per job).
+# A rerun after an interruption resumes from the checkpoint in the md folder.
+
+
+rule simulate:
+    input:
+        "results/{study}/{run}/build/system.xml",
+        "results/{study}/{run}/build/topology.pdb",
+        "results/{study}/{run}/build/build.json",
+    output:
+        "results/{study}/{run}/md/trajectory.xtc",
+        "results/{study}/{run}/md/thermo.parquet",
+        "results/{study}/{run}/md/equilibration.json",
+        "results/{study}/{run}/md/final_state.xml",
+    log:
+        "logs/{study}/simulate/{run}.log",
+    params:
+        config=STUDY.configfile,
+        build=lambda wc, input: os.path.dirname(input[0]),
+        out=lambda wc, output: os.path.dirname(output[0]),
+        temperature_k=lambda wc: STUDY.temperature_k(wc.run),
+    threads: STUDY.config["resources"]["md_threads"]
+    resources:
+        gpu=1,
+        mem_mb=STUDY.config["resources"]["md_mem_mb"],
+        runtime=STUDY.config["resources"]["md_runtime_min"],
+    conda:
+        "../envs/hese.yaml"
+    shell:
+        "OPENMM_CPU_THREADS={threads} hese simulate {params.build:q} --out {params.out:q} --config {params.config:q} "
+        "--temperature-k {params.temperature_k} > {log:q} 2>&1"

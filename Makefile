@@ -13,14 +13,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The whole workflow on the built-in demo (config/demo.yaml), then its HTML report.
 demo: $(STAMP)
-	$(BIN)/hese build systems/demo.yaml --out results/demo/build
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --configfile config/demo.yaml --cores 2 --rerun-incomplete
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --configfile config/demo.yaml --report results/demo/report.html
+	@echo "demo finished: tables in results/demo/tables, plots in results/demo/plots, report results/demo/report.html"
 
 lint: $(STAMP)
 	$(BIN)/ruff check hese tests benchmarks
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint --configfile config/demo.yaml
 
 test: lint
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf results .pytest_cache
+	rm -rf results logs .snakemake .pytest_cache

@@ -1,7 +1,7 @@
 """Study result tables: gather every run's tables into one per kind, and load them for notebooks.
 
 ``hese gather results/<study>`` reads ``runs.csv`` (``hese runs --csv``) and every run's
-``md/equilibration.json`` and ``analysis/<analysis>/*.parquet``, and writes
+``md/equilibration.json`` and ``md/done.json``, and ``analysis/<analysis>/*.parquet``, and writes
 
 - ``tables/<table>.parquet``: the rows of that table from every run, led by the run's
   identifiers and sweep variables (``study, run, system, temperature_k, replica, seed, …``);
@@ -61,7 +61,7 @@ def gather(root: str | os.PathLike) -> dict[str, Path]:
         for name, table in _run_tables(root / str(row["run"])):
             parts.setdefault(name, []).append(_lead(table, lead))
     if "equilibration" not in parts:
-        raise HeseInputError(f"{root}: no run has md/equilibration.json yet; run the simulations first")
+        raise HeseInputError(f"{root}: no run has finished its simulation (md/done.json); run the simulations first")
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
     tables["summary"] = summary_table(runs, tables)
     out = root / "tables"
@@ -82,18 +82,38 @@ def read_runs(root: Path) -> pd.DataFrame:
 
 
 def _run_tables(run_dir: Path) -> Iterator[tuple[str, pd.DataFrame]]:
-    """(table name, table) of one run: its equilibration record and every finished analysis table."""
-    record = run_dir / "md" / "equilibration.json"
-    if not record.is_file():
+    """(table name, table) of one run: its simulation record and every finished analysis table.
+
+    A simulation counts once ``md/done.json`` (written last by ``hese simulate``) exists; an
+    analysis once its ``summary.json`` (written last) exists.
+    """
+    md = run_dir / "md"
+    if not (md / "done.json").is_file():
         return
-    yield "equilibration", pd.DataFrame([_flatten(json.loads(record.read_text()))])
+    done = json.loads((md / "done.json").read_text())
+    record = _flatten(json.loads((md / "equilibration.json").read_text()), scalars_only=True)
+    record = {_molarity_name(k): v for k, v in record.items()}
+    yield "equilibration", pd.DataFrame([{
+        **record, "ns_simulated": done["production_ps"] / 1000.0, "n_frames": done["n_frames"],
+        "n_atoms": done["n_atoms"], "platform": done["platform"],
+        "production_ns_per_day": done["stages"]["production"]["ns_per_day"],
+    }])
     for analysis in ANALYSES:
         folder = run_dir / "analysis" / analysis
-        if (folder / "summary.json").is_file():  # written last: the analysis finished
+        if (folder / "summary.json").is_file():
             summary = json.loads((folder / "summary.json").read_text())
             yield f"{analysis}_summary", pd.DataFrame([_flatten(summary, scalars_only=True)])
             for path in sorted(folder.glob("*.parquet")):
                 yield path.stem, pd.read_parquet(path)
+
+
+def _molarity_name(key: str) -> str:
+    """``salt_molarity_mol_l_LiFSI`` → ``molarity_LiFSI_mol_l`` (the unit last, as in every column)."""
+    for kind in ("salt", "ion"):
+        prefix = f"{kind}_molarity_mol_l_"
+        if key.startswith(prefix):
+            return f"{'' if kind == 'salt' else 'ion_'}molarity_{key[len(prefix):]}_mol_l"
+    return key
 
 
 def _flatten(record: Mapping, prefix: str = "", scalars_only: bool = False) -> dict:
@@ -145,7 +165,7 @@ def summary_table(runs: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.
 
 
 def _equilibration(table: pd.DataFrame) -> pd.DataFrame:
-    keep = ["run"] + [c for c in table.columns if c in ("ns_simulated", "density_g_cm3")
+    keep = ["run"] + [c for c in table.columns if c in ("ns_simulated", "density_g_cm3", "density_err_g_cm3")
                       or (c.startswith("molarity_") and c.endswith("_mol_l"))]
     return table[keep]
 

@@ -66,8 +66,8 @@ class Study:
         return [f"{self.root}/{run}/analysis/{a}/summary.json" for run in self.runs for a in self.analyses(run)]
 
     def md_markers(self) -> list[str]:
-        """Every run's finished simulation (its ``md/equilibration.json`` and completion marker)."""
-        return [f"{self.root}/{run}/md/equilibration.json" for run in self.runs]
+        """Every run's finished simulation: its completion marker ``md/done.json``."""
+        return [f"{self.root}/{run}/md/done.json" for run in self.runs]
 
     def targets(self) -> list[str]:
         """The final outputs: the gathered summary table and every plot (PNG and SVG)."""

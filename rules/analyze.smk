@@ -3,7 +3,7 @@
 
 rule analyze:
     input:
-        "results/{study}/{run}/md/equilibration.json",
+        "results/{study}/{run}/md/done.json",
     output:
         "results/{study}/{run}/analysis/{analysis}/summary.json",
     log:

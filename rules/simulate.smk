@@ -1,5 +1,6 @@
 # OpenMM: minimise, heat, NPT equilibration to a converged density, production (one GPU per job).
-# A rerun after an interruption resumes from the checkpoint in the md folder.
+# A rerun after an interruption resumes from the checkpoints in md/restart/ (not an output, so Snakemake
+# keeps it); done.json is written last.
 
 
 rule simulate:
@@ -12,6 +13,7 @@ rule simulate:
         "results/{study}/{run}/md/thermo.parquet",
         "results/{study}/{run}/md/equilibration.json",
         "results/{study}/{run}/md/final_state.xml",
+        "results/{study}/{run}/md/done.json",
     log:
         "logs/{study}/simulate/{run}.log",
     params:

@@ -1,0 +1,129 @@
+"""The workflow end to end on a tiny aqueous box: build → simulate → analyses → tables → plots → report.
+
+One real run (tests/data/workflow/tiny.yaml, a few ps of MD on the CPU) is shared by the tests
+below; the example notebook is executed against its results.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hese import results
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+SNAKEMAKE = shutil.which("snakemake", path=str(BIN))
+pytestmark = pytest.mark.skipif(SNAKEMAKE is None, reason="snakemake is not installed in this environment")
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run([SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile",
+                           str(workdir / "tiny.yaml"), *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, cwd=workdir)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("workflow")
+    shutil.copytree(ROOT / "tests/data/workflow", workdir, dirs_exist_ok=True)
+    proc = snakemake(workdir, "--cores", "2")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    return workdir
+
+
+def test_every_stage_wrote_its_outputs(tiny):
+    run = tiny / "results/tiny/tiny-licl_T298.15_r0"
+    assert (run / "build/build.json").is_file() and (run / "md/equilibration.json").is_file()
+    for analysis in ("solvation", "transport", "water"):
+        assert json.loads((run / f"analysis/{analysis}/summary.json").read_text())
+    tables = sorted(p.stem for p in (tiny / "results/tiny/tables").glob("*.parquet"))
+    for name in ("summary", "equilibration", "rdf", "coordination", "speciation", "shell_entropy", "ion_pairing",
+                 "clusters", "msd", "diffusion", "conductivity", "tetrahedral", "water_entropy", "hbonds"):
+        assert name in tables
+    for plot in ("rdf", "speciation", "shell_entropy", "diffusion", "clusters", "msd", "tetrahedral", "water_entropy"):
+        for ext in ("png", "svg"):
+            assert (tiny / f"results/tiny/plots/{plot}.{ext}").stat().st_size > 1000
+
+
+def test_tables_lead_with_the_run_identifiers(tiny):
+    res = results.load(tiny / "results/tiny")
+    assert list(res.diffusion.columns[:6]) == ["study", "run", "system", "temperature_k", "replica", "seed"]
+    assert set(res.diffusion["species"]) == {"Li", "Cl", "water"}
+    summary = res.summary
+    assert len(summary) == 1 and summary["run"][0] == "tiny-licl_T298.15_r0"
+    for column in ("s_config_anion_r", "density_g_cm3", "d_Li_m2_s", "s_shell_Li_r", "q_mean_water",
+                   "s_q_water_j_mol_k", "sigma_einstein_helfand_formal_s_m", "mean_cluster_size"):
+        assert column in summary.columns and pd.notna(summary[column][0]), column
+    csv = pd.read_csv(tiny / "results/tiny/tables/summary.csv")
+    assert list(csv.columns) == list(summary.columns)
+
+
+def test_a_missing_output_reruns_only_what_depends_on_it(tiny):
+    (tiny / "results/tiny/tiny-licl_T298.15_r0/analysis/transport/summary.json").unlink()
+    plan = snakemake(tiny, "-n", "--cores", "2")
+    assert plan.returncode == 0, plan.stderr
+    jobs = _jobs(plan.stdout)
+    assert jobs.get("analyze") == 1 and "simulate" not in jobs and "build" not in jobs
+    proc = snakemake(tiny, "--cores", "2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_changing_analysis_settings_does_not_rerun_md(tiny):
+    config = tiny / "tiny.yaml"
+    original = config.read_text()
+    try:
+        config.write_text(original.replace("blocks: 2", "blocks: 3"))
+        plan = snakemake(tiny, "-n", "--cores", "2")
+        assert plan.returncode == 0, plan.stderr
+        jobs = _jobs(plan.stdout)
+        assert jobs.get("analyze") == 3 and "simulate" not in jobs and "build" not in jobs
+    finally:
+        config.write_text(original)
+
+
+def test_report_includes_the_plots(tiny):
+    proc = snakemake(tiny, "--report", "report.zip")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import zipfile
+
+    names = zipfile.ZipFile(tiny / "report.zip").namelist()
+    assert sum(n.endswith(".png") for n in names) >= 8
+
+
+def test_notebook_runs_on_the_results(tiny):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(ROOT / "notebooks/demo.ipynb", as_version=4)
+    os.environ["HESE_RESULTS"] = str(tiny / "results/tiny")
+    try:
+        nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                resources={"metadata": {"path": str(ROOT / "notebooks")}}).execute()
+    finally:
+        del os.environ["HESE_RESULTS"]
+    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+
+
+def _jobs(dry_run_stdout: str) -> dict[str, int]:
+    """Job counts per rule from the 'Job stats' table of a dry run."""
+    counts, inside = {}, False
+    for line in dry_run_stdout.splitlines():
+        if line.startswith("job ") and "count" in line:
+            inside = True
+            continue
+        if inside:
+            parts = line.split()
+            if len(parts) == 2 and parts[1].isdigit():
+                if parts[0] != "total":
+                    counts[parts[0]] = int(parts[1])
+            elif parts and not set(line.strip()) <= {"-", " "}:
+                break
+    return counts

@@ -21,6 +21,7 @@ rule simulate:
         build=lambda wc, input: os.path.dirname(input[0]),
         out=lambda wc, output: os.path.dirname(output[0]),
         temperature_k=lambda wc: STUDY.temperature_k(wc.run),
+        seed=lambda wc: STUDY.runs[wc.run].seed + 1,  # replica r: seed r + 1 (0 is not a valid OpenMM seed)
     threads: STUDY.config["resources"]["md_threads"]
     resources:
         gpu=1,
@@ -30,4 +31,4 @@ rule simulate:
         "../envs/hese.yaml"
     shell:
         "OPENMM_CPU_THREADS={threads} hese simulate {params.build:q} --out {params.out:q} --config {params.config:q} "
-        "--temperature-k {params.temperature_k} > {log:q} 2>&1"
+        "--temperature-k {params.temperature_k} --seed {params.seed} > {log:q} 2>&1"

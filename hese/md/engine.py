@@ -1,0 +1,462 @@
+"""``hese simulate``: minimisation, NVT heating, NPT equilibration, production, with restart.
+
+Layout of ``MD_DIR``::
+
+    trajectory.xtc           production frames every save_every_ps (molecules whole), nm
+    thermo.parquet           production thermo rows every thermo_every_ps
+    equilibration.parquet    heating and NPT thermo rows (column ``stage``; time from the stage start)
+    equilibration.json       detected equilibration time, mean density, molarity reached, production box
+    final_state.xml          OpenMM State at the end of production
+    simulate.log             the log of every job that worked on the run
+    done.json                completion marker, written last
+    restart/                 stage folders with checkpoints and chunks (deleted once done.json exists)
+
+Running the same command again continues from the last checkpoint of the unfinished stage (see
+:mod:`hese.md.stages`); a finished run is not redone.
+"""
+
+from __future__ import annotations
+
+import copy
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import openmm as mm
+import pandas as pd
+from openmm import app, unit
+
+import hese
+from hese.errors import HeseInputError
+from hese.io import atomic_write, write_json
+from hese.md import equilibration as eq
+from hese.md.control import SimulationError, StopFlag, StopRequested, stop_on_signals
+from hese.md.platforms import PlatformChoice, choose_platform
+from hese.md.reporters import concatenate_xtc, parquet_bytes, read_thermo, thermo_frame, xtc_times
+from hese.md.settings import RUNTIME, Settings
+from hese.md.stages import (
+    END_STATE,
+    Stage,
+    StageRunner,
+    StageStats,
+    apply_state,
+    load_state,
+    make_context,
+    state_xml,
+)
+
+log = logging.getLogger("hese.md")
+DONE = "done.json"
+RESTART = "restart"
+MD_STAGES = ("heating", "npt", "production")
+
+
+@dataclass
+class BuildInputs:
+    """What ``hese build`` wrote: the System, the starting positions and box, the build record."""
+
+    folder: Path
+    system: mm.System
+    topology: app.Topology
+    positions: unit.Quantity
+    record: dict
+    system_sha256: str
+
+    @classmethod
+    def read(cls, folder: str | os.PathLike) -> BuildInputs:
+        """Read ``system.xml``, ``topology.pdb`` and ``build.json`` from a build folder."""
+        folder = Path(folder)
+        missing = [n for n in ("build.json", "system.xml", "topology.pdb") if not (folder / n).is_file()]
+        if missing:
+            raise HeseInputError(f"{folder}: not a finished build folder (missing {', '.join(missing)}); "
+                                 f"run `hese build SYSTEM.yaml --out {folder}` first")
+        text = (folder / "system.xml").read_text()
+        try:
+            system = mm.XmlSerializer.deserialize(text)
+        except Exception as err:
+            raise HeseInputError(f"{folder / 'system.xml'}: not an OpenMM System ({err})") from None
+        pdb = app.PDBFile(str(folder / "topology.pdb"))
+        if pdb.topology.getNumAtoms() != system.getNumParticles():
+            raise HeseInputError(f"{folder}: topology.pdb has {pdb.topology.getNumAtoms()} atoms, system.xml "
+                                 f"{system.getNumParticles()} particles")
+        if pdb.topology.getPeriodicBoxVectors() is None or not system.usesPeriodicBoundaryConditions():
+            raise HeseInputError(f"{folder}: the system is not periodic; hese simulate needs a periodic box")
+        record = json.loads((folder / "build.json").read_text())
+        return cls(folder, system, pdb.topology, pdb.positions, record, hashlib.sha256(text.encode()).hexdigest())
+
+
+def repartition_hydrogen_mass(system: mm.System, topology: app.Topology, hydrogen_mass_amu: float) -> int:
+    """Give each hydrogen bonded to a heavy atom ``hydrogen_mass_amu``, taken from that atom.
+
+    Hydrogens of rigid water (constrained to another hydrogen) keep their mass. Total mass is
+    unchanged. Returns the number of hydrogens changed.
+
+    Raises
+    ------
+    HeseInputError
+        When a heavy atom would be left lighter than 1 amu.
+    """
+    element = [a.element for a in topology.atoms()]
+    is_h = np.array([e is not None and e.symbol == "H" for e in element])
+    pairs = {tuple(sorted(system.getConstraintParameters(k)[:2])) for k in range(system.getNumConstraints())}
+    pairs |= {tuple(sorted((b[0].index, b[1].index))) for b in topology.bonds()}
+    rigid = {i for pair in pairs if is_h[list(pair)].all() for i in pair}
+    mass = np.array([system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())])
+    changed = 0
+    for i, j in sorted(pairs):
+        if is_h[i] == is_h[j]:
+            continue
+        h, heavy = (i, j) if is_h[i] else (j, i)
+        if h in rigid or mass[heavy] == 0:
+            continue
+        delta = hydrogen_mass_amu - mass[h]
+        mass[h] += delta
+        mass[heavy] -= delta
+        changed += 1
+    if changed and mass[~is_h & (mass > 0)].min() < 1.0:
+        raise HeseInputError(f"hydrogen_mass_amu: {hydrogen_mass_amu} leaves a heavy atom lighter than 1 amu; "
+                             f"use a smaller hydrogen mass")
+    for i, m in enumerate(mass):
+        system.setParticleMass(i, m * unit.dalton)
+    return changed
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold ``MD_DIR/.lock`` so that two jobs never write one run folder."""
+    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise HeseInputError(f"{out}: another `hese simulate` is writing this folder; wait for it to end") from None
+    except OSError as err:  # a file system without locks: go on, unguarded
+        log.info("warning: cannot lock %s (%s); make sure no other job writes this folder", out, err.strerror)
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def _log_to(path: Path) -> Iterator[None]:
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+    log.addHandler(handler)
+    if log.level == logging.NOTSET or log.level > logging.INFO:
+        log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        handler.close()
+
+
+def simulate(build_dir: str | os.PathLike, out_dir: str | os.PathLike, settings: Settings,
+             stop: StopFlag | None = None) -> dict:
+    """Run (or continue) the simulation of a built box; return the completion record.
+
+    Raises
+    ------
+    HeseInputError
+        Bad build folder, settings that differ from those the run was started with, a folder in
+        use by another job.
+    SimulationError
+        NaN or exploding energy, density not converged in ``max_equilibration_ps``.
+    StopRequested
+        A signal asked the run to stop (a checkpoint was written first).
+    """
+    inputs = BuildInputs.read(build_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with _exclusive(out), _log_to(out / "simulate.log"):
+        try:
+            return Simulation(inputs, out, settings, stop or StopFlag()).run()
+        except SimulationError as err:
+            log.error("failed: %s", err)
+            raise
+        except StopRequested as err:
+            log.info("%s; run the same command again to continue", err)
+            raise
+
+
+class Simulation:
+    """One run: the stages of :func:`simulate` on one build, in one output folder."""
+
+    def __init__(self, inputs: BuildInputs, out: Path, settings: Settings, stop: StopFlag):
+        self.inputs = inputs
+        self.out = Path(out)
+        self.restart = self.out / RESTART
+        self.settings = settings
+        self.stop = stop
+        self.choice: PlatformChoice | None = None
+        self.seed = 0
+        self.system = inputs.system
+
+    # --- orchestration -----------------------------------------------------------------------
+    def run(self) -> dict:
+        """All stages, then the outputs and the completion marker."""
+        done = self._finished()
+        if done is not None:
+            return done
+        self._start_or_continue()
+        try:
+            self.choice = choose_platform(self.settings.platform, self.settings.precision, self.settings.device_index)
+            for reason in self.choice.reasons:
+                log.info("platform %s", reason)
+            log.info("running on %s", self.choice.describe())
+            with stop_on_signals(self.stop):
+                self.minimize()
+                if self.stop:
+                    raise_stop(self.stop, "after minimisation")
+                stats = {name: self.runner(name).run() for name in MD_STAGES if self._stage(name) is not None}
+            return self.finish(stats)
+        finally:
+            if self.choice is not None:
+                self.choice.release()
+
+    def _finished(self) -> dict | None:
+        path = self.out / DONE
+        if not path.exists():
+            return None
+        done = json.loads(path.read_text())
+        self._check_same(done["settings"], done.get("build_system_sha256"), f"{path}")
+        log.info("%s: already finished (%d frames); nothing to do", self.out, done["n_frames"])
+        return done
+
+    def _check_same(self, before: dict, sha: str | None, where: str) -> None:
+        diff = self.settings.differences(before)
+        if diff:
+            what = "; ".join(f"{k}: {a!r} then, {b!r} now" for k, (a, b) in diff.items())
+            raise HeseInputError(f"{where}: this run was started with other settings ({what}); only "
+                                 f"{', '.join(sorted(RUNTIME))} may change between jobs; use a new --out folder")
+        if sha is not None and sha != self.inputs.system_sha256:
+            raise HeseInputError(f"{where}: this run was started from another system.xml than the one in "
+                                 f"{self.inputs.folder}; use a new --out folder")
+
+    def _start_or_continue(self) -> None:
+        path = self.restart / "run.json"
+        s = self.settings
+        if path.exists():
+            run = json.loads(path.read_text())
+            self._check_same(run["settings"], run["build_system_sha256"], str(path))
+            self.seed = run["seed"]
+            log.info("continuing the run in %s", self.out)
+        else:
+            self.seed = s.seed if s.seed is not None else secrets.randbelow(2**31 - 2) + 1
+            self.restart.mkdir(parents=True, exist_ok=True)
+            write_json(path, {"settings": s.as_dict(), "seed": self.seed,
+                              "build_system_sha256": self.inputs.system_sha256,
+                              "build": str(self.inputs.folder), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        rec = self.inputs.record
+        log.info("hese simulate %s: %d atoms, box %.3f nm; %g K, %g bar, time step %g fs%s; heating %g ps, NPT "
+                 "%g–%g ps, production %g ps %s; seed %d", rec.get("name", "?"), self.system.getNumParticles(),
+                 rec.get("box_nm", float("nan")), s.temperature_k, s.pressure_bar, s.dt_fs,
+                 " (HMR)" if s.hmr else "", s.heating_ps, s.equilibration_ps, s.max_equilibration_ps,
+                 s.production_ps, s.ensemble.upper(), self.seed)
+        if s.dt_fs > 2.5 and not s.hmr:
+            log.info("warning: a %g fs time step without hmr is likely to be unstable", s.dt_fs)
+        if s.hmr:
+            self.system = copy.deepcopy(self.system)
+            n = repartition_hydrogen_mass(self.system, self.inputs.topology, s.hydrogen_mass_amu)
+            log.info("hydrogen mass repartitioning: %d hydrogens at %g amu", n, s.hydrogen_mass_amu)
+
+    # --- stages ------------------------------------------------------------------------------
+    def minimize(self) -> None:
+        """Energy minimisation from the built positions (skipped when done before)."""
+        folder = self.restart / "minimize"
+        if (folder / END_STATE).exists():
+            return
+        s = self.settings
+        context, _ = make_context(self.system, s, self.choice, False, self.seed, s.heating_start_k)
+        context.setPeriodicBoxVectors(*self.inputs.topology.getPeriodicBoxVectors())
+        context.setPositions(self.inputs.positions)
+        before = _energy(context)
+        t0 = time.monotonic()
+        mm.LocalEnergyMinimizer.minimize(context, s.minimize_tolerance_kj_mol_nm, s.minimize_max_iterations)
+        after = _energy(context)
+        if not np.isfinite(after):
+            raise SimulationError(f"minimisation: the energy is {after} after minimising (from {before:.6g} kJ/mol); "
+                                  f"check the build for overlapping atoms and the force field for missing terms")
+        log.info("minimisation: %.6g → %.6g kJ/mol in %.1f s", before, after, time.monotonic() - t0)
+        folder.mkdir(parents=True, exist_ok=True)
+        atomic_write(folder / END_STATE, state_xml(context))
+
+    def _stage(self, name: str) -> Stage | None:
+        s = self.settings
+        T = s.temperature_k
+        later = {"heating": s.steps("equilibration_ps") + s.steps("production_ps"),
+                 "npt": s.steps("production_ps"), "production": 0}[name]
+        if name == "heating":
+            n = s.steps("heating_ps")
+            if n == 0:
+                return None
+            half = n / 2
+
+            def ramp(step: int) -> float:
+                return s.heating_start_k + (T - s.heating_start_k) * min(1.0, step / half)
+
+            return Stage("heating", n, False, ramp, self._from("minimize", velocities_k=s.heating_start_k),
+                         later_steps=later)
+        if name == "npt":
+            start = (self._from("heating") if s.steps("heating_ps") else
+                     self._from("minimize", velocities_k=T))
+            return Stage("npt", s.steps("equilibration_ps"), True, lambda step: T, start, extend=self._extend,
+                         later_steps=later)
+        return Stage("production", s.steps("production_ps"), s.ensemble == "npt", lambda step: T,
+                     self._production_start, save_steps=s.save_steps)
+
+    def runner(self, name: str) -> StageRunner:
+        """The runner of one MD stage."""
+        offset = MD_STAGES.index(name) + 1  # different noise in each stage
+        return StageRunner(self._stage(name), self.system, self.settings, self.choice, self.restart / name,
+                           self.stop, self.seed + offset)
+
+    def _from(self, previous: str, velocities_k: float | None = None):
+        def start(context: mm.Context) -> None:
+            apply_state(context, load_state(self.restart / previous / END_STATE))
+            if velocities_k is not None:
+                context.setVelocitiesToTemperature(velocities_k * unit.kelvin, self.seed)
+
+        return start
+
+    def _extend(self, folder: Path, chunks: list[str]) -> int:
+        s = self.settings
+        result = eq.density_convergence(read_thermo(folder, chunks), s.thermo_every_ps, s.min_uncorrelated_samples)
+        npt_steps = s.steps("thermo_every_ps") * result["n_samples"]
+        if "n_uncorrelated" in result:
+            log.info("npt: after %g ps the density transient ends at %g ps; %.1f uncorrelated samples of %d "
+                     "(g = %.2f); density %.4f ± %.4f g/cm³: %s", result["npt_ps"], result["equilibration_time_ps"],
+                     result["n_uncorrelated"], result["n_samples"], result["statistical_inefficiency"],
+                     result["density_g_cm3"], result["density_err_g_cm3"],
+                     "converged" if result["converged"] else "not converged yet")
+        if result["converged"]:
+            return 0
+        max_steps = s.steps("max_equilibration_ps")
+        if npt_steps >= max_steps:
+            where = (f"the transient ends at {result['equilibration_time_ps']:g} ps with "
+                     f"{result['n_uncorrelated']:.1f} uncorrelated samples (need the transient to end in the first "
+                     f"half and ≥ {s.min_uncorrelated_samples})" if "n_uncorrelated" in result else "too few samples")
+            raise SimulationError(
+                f"npt stage: the density has not converged after {result['npt_ps']:g} ps of NPT ({where}). Rerun the "
+                f"same command with a larger --max-equilibration-ps (now {s.max_equilibration_ps:g} ps) to continue "
+                f"equilibrating, or check the system (phase separation, a glassy box at low temperature)"
+            )
+        return min(s.steps("equilibration_extend_ps"), max_steps - npt_steps)
+
+    def equilibration_record(self) -> dict:
+        """The contents of ``equilibration.json`` (from the NPT chunks)."""
+        s = self.settings
+        npt = self.runner("npt")
+        result = eq.density_convergence(read_thermo(npt.folder, npt.progress.chunks), s.thermo_every_ps,
+                                        s.min_uncorrelated_samples)
+        comp = self.inputs.record.get("composition", {})
+        record = {
+            **result,
+            "heating_ps": s.heating_ps,
+            "temperature_set_k": s.temperature_k,
+            "pressure_bar": s.pressure_bar,
+            **eq.molarities(self.inputs.record.get("counts", {}), comp.get("units", {}), result["volume_nm3"]),
+            "requested": comp.get("requested", {}),
+            "requested_unit": comp.get("concentration_unit"),
+            "estimated_density_g_cm3": comp.get("density_g_cm3"),
+            "production_ensemble": s.ensemble,
+            "production_volume_nm3": result["volume_nm3"] if s.ensemble == "nvt" else None,
+            "production_box_nm": result["box_nm"] if s.ensemble == "nvt" else None,
+            "method": "pymbar.timeseries.detect_equilibration on the NPT density; converged when the transient ends "
+                      "in the first half of the series with enough uncorrelated samples",
+        }
+        return record
+
+    def _production_start(self, context: mm.Context) -> None:
+        apply_state(context, load_state(self.restart / "npt" / END_STATE))
+        record = self.equilibration_record()
+        write_json(self.out / "equilibration.json", record)
+        if self.settings.ensemble == "nvt":
+            factor = eq.scale_to_volume(context, record["volume_nm3"])
+            log.info("production: NVT at the mean equilibrated volume %.4f nm³ (box %.4f nm, scaled by %.5f); "
+                     "density %.4f g/cm³", record["volume_nm3"], record["box_nm"], factor, record["density_g_cm3"])
+
+    # --- outputs -------------------------------------------------------------------------------
+    def finish(self, stats: dict[str, StageStats]) -> dict:
+        """Assemble the outputs from the chunks, check them, write ``done.json`` last, drop ``restart/``."""
+        s = self.settings
+        prod = self.runner("production")
+        chunks = prod.progress.chunks
+        concatenate_xtc([prod.folder / c for c in chunks if c.endswith(".xtc")], self.out / "trajectory.xtc")
+        thermo = read_thermo(prod.folder, chunks)
+        atomic_write(self.out / "thermo.parquet", parquet_bytes(thermo))
+        parts = []
+        for name in ("heating", "npt"):
+            r = self.runner(name) if self._stage(name) is not None else None
+            if r is not None and r.progress is not None:
+                parts.append(read_thermo(r.folder, r.progress.chunks).assign(stage=name))
+        equil = pd.concat(parts, ignore_index=True) if parts else thermo_frame([]).assign(stage=[])
+        atomic_write(self.out / "equilibration.parquet", parquet_bytes(equil[["stage", *thermo.columns]]))
+        if not (self.out / "equilibration.json").exists():
+            write_json(self.out / "equilibration.json", self.equilibration_record())
+        shutil.copyfile(prod.folder / END_STATE, self.out / ".final_state.xml.tmp")
+        os.replace(self.out / ".final_state.xml.tmp", self.out / "final_state.xml")
+        steps, _ = xtc_times(self.out / "trajectory.xtc")
+        self._verify(steps, thermo["step"].to_numpy())
+        eq_record = json.loads((self.out / "equilibration.json").read_text())
+        done = {
+            "name": self.inputs.record.get("name"),
+            "build": str(self.inputs.folder),
+            "build_system_sha256": self.inputs.system_sha256,
+            "n_atoms": self.system.getNumParticles(),
+            "n_frames": int(len(steps)),
+            "frame_interval_ps": s.save_every_ps,
+            "n_thermo_rows": int(len(thermo)),
+            "production_ps": s.production_ps,
+            "timestep_fs": s.dt_fs,
+            "ensemble": s.ensemble,
+            "density_g_cm3": eq_record.get("density_g_cm3"),
+            "equilibration_time_ps": eq_record.get("equilibration_time_ps"),
+            "npt_ps": eq_record.get("npt_ps"),
+            "platform": self.choice.name if self.choice else None,
+            "platform_properties": self.choice.properties if self.choice else {},
+            "stages": {name: {"ps": round(st.steps * s.dt_ps, 6), "wall_s": round(st.wall_s, 2),
+                              "ns_per_day": round(st.ns_per_day(s.dt_ps), 3), "jobs": st.resumed + 1}
+                       for name, st in stats.items()},
+            "seed": self.seed,
+            "settings": s.as_dict(),
+            "hese_version": hese.__version__,
+            "openmm_version": mm.__version__,
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+        write_json(self.out / DONE, done)
+        shutil.rmtree(self.restart, ignore_errors=True)
+        ns = done["stages"]["production"]["ns_per_day"]
+        log.info("done: %d frames, %d thermo rows, production at %.3g ns/day; outputs in %s",
+                 done["n_frames"], done["n_thermo_rows"], ns, self.out)
+        return done
+
+    def _verify(self, frame_steps: np.ndarray, thermo_steps: np.ndarray) -> None:
+        s = self.settings
+        want_frames = s.save_steps * np.arange(1, s.n_frames + 1)
+        want_rows = s.thermo_steps * np.arange(1, s.steps("production_ps") // s.thermo_steps + 1)
+        checks = (("trajectory frames", frame_steps, want_frames), ("thermo rows", thermo_steps, want_rows))
+        for what, got, want in checks:
+            if len(got) != len(want) or not np.array_equal(got, want):
+                raise RuntimeError(f"internal error: the {what} are not the {len(want)} expected steps "
+                                   f"(got {len(got)}); the restart folder {self.restart} is kept for inspection")
+
+
+def _energy(context: mm.Context) -> float:
+    return context.getState(getEnergy=True).getPotentialEnergy().value_in_unit(unit.kilojoule_per_mole)
+
+
+def raise_stop(stop: StopFlag, where: str) -> None:
+    """Raise :class:`StopRequested` for a signal that came between stages."""
+    raise StopRequested(stop.signum, f"stopped by {stop.name} {where}; state saved")

@@ -1,0 +1,161 @@
+"""``hese simulate`` end to end on a 648-atom water box (CPU platform, stages of a few ps)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import threading
+import time
+
+import numpy as np
+import openmm as mm
+import pandas as pd
+import pytest
+from md_helpers import QUICK, start, wait_for, water_box
+from openmm import unit
+
+from hese.errors import HeseInputError
+from hese.md import SimulationError, StopRequested, simulate
+from hese.md.reporters import THERMO_COLUMNS, xtc_times
+from hese.md.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory):
+    return water_box(tmp_path_factory.mktemp("water"))
+
+
+def _check_outputs(out, settings: Settings):
+    steps, times = xtc_times(out / "trajectory.xtc")
+    n = settings.n_frames
+    assert len(steps) == n
+    assert np.array_equal(steps, settings.save_steps * np.arange(1, n + 1))
+    assert np.allclose(times, settings.save_every_ps * np.arange(1, n + 1), atol=1e-4)
+    thermo = pd.read_parquet(out / "thermo.parquet")
+    assert tuple(thermo.columns) == THERMO_COLUMNS
+    rows = round(settings.production_ps / settings.thermo_every_ps)
+    assert np.array_equal(thermo["step"], settings.thermo_steps * np.arange(1, rows + 1))
+    assert np.allclose(thermo["time_ps"], settings.thermo_every_ps * np.arange(1, rows + 1))
+    assert np.isfinite(thermo.drop(columns="step").to_numpy()).all()
+    return steps, thermo
+
+
+def test_stages_run_end_to_end_and_a_finished_run_is_not_redone(box, tmp_path):
+    out = tmp_path / "md"
+    settings = Settings.from_mapping(QUICK)
+    done = simulate(box, out, settings)
+    _, thermo = _check_outputs(out, settings)
+
+    assert done["n_frames"] == 10 and done["n_thermo_rows"] == 20 and done["platform"] == "CPU"
+    assert set(done["stages"]) == {"heating", "npt", "production"}
+    assert not (out / "restart").exists()
+    eq = json.loads((out / "equilibration.json").read_text())
+    assert eq["converged"] and 0 <= eq["equilibration_time_ps"] <= eq["npt_ps"] / 2
+    assert 0.9 < eq["density_g_cm3"] < 1.1 and eq["density_err_g_cm3"] > 0
+    # NVT production at the mean equilibrated volume
+    assert np.allclose(thermo["volume_nm3"], eq["volume_nm3"])
+    equil = pd.read_parquet(out / "equilibration.parquet")
+    assert list(equil["stage"].unique()) == ["heating", "npt"]
+    assert (equil["stage"] == "npt").sum() == eq["n_samples"]
+    assert equil.loc[equil["stage"] == "npt", "volume_nm3"].std() > 0  # the barostat acted
+    assert mm.XmlSerializer.deserialize((out / "final_state.xml").read_text()).getPositions()
+    log = (out / "simulate.log").read_text()
+    assert "ns/day" in log and "left in this stage" in log and "platform CPU: chosen" in log
+
+    # molecules are whole in every frame (O–H of SPC/E water: 0.1 nm)
+    from MDAnalysis.lib.formats.libmdaxdr import XTCFile
+
+    with XTCFile(str(out / "trajectory.xtc")) as f:
+        for frame in f:
+            xyz = frame.x.reshape(-1, 3, 3)
+            assert np.linalg.norm(xyz[:, 1:] - xyz[:, :1], axis=2).max() < 0.11
+
+    before = (out / "done.json").stat().st_mtime_ns
+    again = simulate(box, out, Settings.from_mapping({**QUICK, "platform": "Reference"}))
+    assert again == done and (out / "done.json").stat().st_mtime_ns == before
+    with pytest.raises(HeseInputError, match=r"other settings \(temperature_k: 298.15 then, 310 now\)"):
+        simulate(box, out, Settings.from_mapping({**QUICK, "temperature_k": 310}))
+
+
+def test_npt_production_and_hmr(box, tmp_path):
+    settings = Settings.from_mapping({**QUICK, "ensemble": "npt", "hmr": True, "heating_ps": 0,
+                                      "production_ps": 1.6, "save_every_ps": 0.4, "thermo_every_ps": 0.2})
+    done = simulate(box, tmp_path / "md", settings)
+    assert done["timestep_fs"] == 4.0 and set(done["stages"]) == {"npt", "production"}
+    _, thermo = _check_outputs(tmp_path / "md", settings)
+    assert thermo["volume_nm3"].std() > 0
+
+
+def test_kill_9_then_rerun_gives_an_exact_gap_free_trajectory(box, tmp_path):
+    out = tmp_path / "md"
+    quick = {**QUICK, "production_ps": 4.0, "checkpoint_every_min": 0.005}
+    proc = start(box, out, quick)
+    progress = out / "restart" / "production" / "progress.json"
+    wait_for(lambda: progress.exists() and json.loads(progress.read_text())["step"] > 0, proc=proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    killed_at = json.loads(progress.read_text())["step"]
+    assert not (out / "done.json").exists()
+
+    rerun = start(box, out, quick)
+    _, err = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, err
+    assert "production: continuing from the checkpoint at step" in err
+    settings = Settings.from_mapping(quick)
+    _check_outputs(out, settings)
+    done = json.loads((out / "done.json").read_text())
+    assert done["stages"]["production"]["jobs"] == 2
+    assert 0 < killed_at < settings.steps("production_ps")
+
+
+def _signal_when(path, text: str, signum: int) -> threading.Thread:
+    """Send ``signum`` to this process once ``path`` contains ``text`` (as SLURM would before a kill)."""
+    def watch():
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if path.exists() and text in path.read_text():
+                os.kill(os.getpid(), signum)
+                return
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_writes_a_checkpoint_and_the_run_continues(box, tmp_path, signum):
+    out = tmp_path / "md"
+    settings = Settings.from_mapping({**QUICK, "heating_ps": 2.0, "checkpoint_every_min": 60})
+    watcher = _signal_when(out / "simulate.log", "heating: ", signum)  # the first progress line of heating
+    with pytest.raises(StopRequested, match=f"stopped by {signal.Signals(signum).name} in stage heating at step"):
+        simulate(box, out, settings)
+    watcher.join()
+    progress = json.loads((out / "restart" / "heating" / "progress.json").read_text())
+    stage = out / "restart" / "heating"
+    assert (stage / f"{progress['checkpoint']}.chk").exists() and (stage / f"{progress['checkpoint']}.xml").exists()
+    assert progress["step"] > 0 and not progress["done"]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL  # handlers restored
+    if signum == signal.SIGINT:
+        return
+    simulate(box, out, settings)
+    assert f"heating: continuing from the checkpoint at step {progress['step']} " in (out / "simulate.log").read_text()
+    _check_outputs(out, settings)
+
+
+def test_nan_stops_the_run_with_stage_step_and_advice(box, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(box, broken)
+    system = mm.XmlSerializer.deserialize((broken / "system.xml").read_text())
+    stiff = mm.HarmonicBondForce()  # a bond far too stiff for a 2 fs step: it must blow up
+    stiff.addBond(0, 3, 0.3 * unit.nanometer, 1e8 * unit.kilojoule_per_mole / unit.nanometer**2)
+    system.addForce(stiff)
+    (broken / "system.xml").write_text(mm.XmlSerializer.serialize(system))
+    out = tmp_path / "md"
+    with pytest.raises(SimulationError, match=r"heating stage, step \d+ \(.* ps\): .*(NaN|exploded).* Try a smaller "
+                                              r"time step .*longer minimisation"):
+        simulate(broken, out, Settings.from_mapping(QUICK))
+    assert not (out / "done.json").exists()
+    assert "failed: heating stage" in (out / "simulate.log").read_text()

@@ -67,9 +67,11 @@ def test_config_errors_name_the_file_and_section(tmp_path):
     cfg.write_text("simulate:\n  ensemble: nve\n")
     with pytest.raises(HeseInputError, match=r"c.yaml: simulate: ensemble: 'nve' is not one of nvt, npt"):
         Settings.load(cfg)
-    cfg.write_text("other: 1\n")
-    with pytest.raises(HeseInputError, match=r"c.yaml: simulate: missing"):
+    cfg.write_text("- a list\n")
+    with pytest.raises(HeseInputError, match=r"c.yaml: expected a mapping with a 'simulate:' section"):
         Settings.load(cfg)
+    cfg.write_text("study: x\n")  # no section: every default
+    assert Settings.load(cfg, {"seed": 3}) == Settings(seed=3)
 
 
 def test_cli_bad_input_is_one_line_and_status_2(tmp_path, capsys):

@@ -71,11 +71,14 @@ class Settings:
 
     @classmethod
     def load(cls, path: str | Path, overrides: Mapping[str, Any] | None = None) -> Settings:
-        """Settings from the ``simulate:`` section of a YAML file, then ``overrides`` on top."""
+        """Settings from the ``simulate:`` section of a YAML file, then ``overrides`` on top.
+
+        A file without that section (a study that keeps every default) gives the defaults.
+        """
         doc = load_yaml(path)
-        if not isinstance(doc, Mapping) or "simulate" not in doc:
-            raise HeseInputError(f"{path}: simulate: missing; the file needs a 'simulate:' section")
-        section = doc["simulate"] or {}
+        if not isinstance(doc, Mapping):
+            raise HeseInputError(f"{path}: expected a mapping with a 'simulate:' section, got {type(doc).__name__}")
+        section = doc.get("simulate") or {}
         if not isinstance(section, Mapping):
             raise HeseInputError(f"{path}: simulate: expected a mapping of settings, got {section!r}")
         return cls.from_mapping({**section, **(overrides or {})}, f"{path}: simulate")

@@ -246,6 +246,8 @@ def _gpu_device(name: str, device_index: int | None, reasons: list[str]) -> tupl
         ids = [str(i) for i in range(count_gpus(name))]
         where = f"{len(ids)} devices on this node"
     if not ids:
+        reasons.append(f"{name}: no GPU count found (no /proc/driver/nvidia, nvidia-smi or kfd topology); "
+                       f"OpenMM's default device, not claimed")
         return None, None
     claim = claim_device(ids)
     reasons.append(f"{name}: claimed device {claim.index} (id {claim.device_id}) of {where}, lock {claim.path}")

@@ -2,6 +2,7 @@
 
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ from MDAnalysis.analysis.msd import EinsteinMSD
 from hese.analysis import columns as col
 from hese.analysis import frames
 from hese.analysis.inputs import file_source
-from hese.analysis.transport import SLOPE_TOLERANCE, analyze_transport, msd_fft
+from hese.analysis.transport import SLOPE_TOLERANCE, analyze_transport, msd_fft, msd_fft_blocks
 
 KB = 1.380649e-23
 E = 1.602176634e-19
@@ -43,6 +44,22 @@ def test_msd_fft_equals_direct_computation():
     np.testing.assert_allclose(msd_fft(x), expected, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(msd_fft(x, batch_bytes=1), expected, rtol=1e-10, atol=1e-10)  # one molecule per batch
     np.testing.assert_allclose(msd_fft(x, max_lag=20), expected[:21], rtol=1e-10, atol=1e-10)  # shorter FFT
+
+
+def test_msd_and_block_msds_in_one_pass_on_threads():
+    x = np.random.default_rng(1).normal(size=(70, 11, 3)).cumsum(axis=0) + 40.0
+    bounds = np.array([[0, 23], [23, 46], [46, 69]])
+    with ThreadPoolExecutor(3) as pool:
+        for executor in (None, pool):
+            full, blocks = msd_fft_blocks(x, bounds, 9, batch_bytes=1, executor=executor)  # one molecule per job
+            np.testing.assert_allclose(full, _direct_msd(x), rtol=1e-10, atol=1e-10)
+            assert blocks.shape == (3, 10, 3)
+            for (a, b), block in zip(bounds, blocks, strict=True):
+                np.testing.assert_allclose(block, _direct_msd(x[a:b])[:10], rtol=1e-10, atol=1e-10)
+        threaded = msd_fft_blocks(x, bounds, 9, batch_bytes=1, executor=pool)
+    serial = msd_fft_blocks(x, bounds, 9, batch_bytes=1)
+    for a, b in zip(threaded, serial, strict=True):
+        np.testing.assert_array_equal(a, b)  # the same sums in the same order
 
 
 def test_msd_equals_mdanalysis_einstein_fft(tmp_path):

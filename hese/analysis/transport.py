@@ -32,7 +32,10 @@ by s multiplies both conductivities by s² and leaves H unchanged.
 from __future__ import annotations
 
 import os
+import threading
+from collections import deque
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +69,8 @@ MIN_WINDOW_FACTOR = 2.0  # the window spans at least this factor in lag
 POINTS_PER_DECADE = 10  # log-spaced lags on which the local slope is measured
 SLOPE_HALF_WIDTH = 2  # local slope: regression over 2 × 2 + 1 neighbouring log-spaced lags
 MIN_MAX_LAG = 8  # frames: the shortest fit range that can hold a window
-FFT_BATCH_BYTES = 64 * 2**20
+FFT_BATCH_BYTES = 16 * 2**20
+MAX_THREADS = 8  # for the MSD FFTs; more add memory (two work arrays each) and little speed
 
 
 @dataclass(frozen=True)
@@ -155,8 +159,12 @@ def analyze_transport(
     dt = runs[0].dt_ps
     names = list(runs[0].positions)
     volume_nm3 = float(np.mean([r.volume_nm3.mean() for r in runs]))
-    msd = {n: np.mean([msd_fft(r.positions[n][:n_frames]) for r in runs], axis=0) for n in names}
-    blocks = {n: _block_msds([r.positions[n][:n_frames] for r in runs], n_blocks, max_lag) for n in names}
+    bounds = block_bounds(n_frames, n_blocks)
+    with _executor() as pool:  # batches of molecules on all threads: the FFTs release the GIL
+        both = {n: [msd_fft_blocks(r.positions[n][:n_frames], bounds, max_lag, executor=pool) for r in runs]
+                for n in names}
+    msd = {n: np.mean([full for full, _ in both[n]], axis=0) for n in names}
+    blocks = {n: np.concatenate([parts for _, parts in both[n]]) for n in names}
     windows = {n: diffusive_window(msd[n].sum(axis=1), max_lag) for n in names}
     d = {n: _diffusion(msd[n], blocks[n], windows[n], dt) for n in names}
     counts = {n: runs[0].positions[n].shape[1] for n in names}
@@ -167,6 +175,32 @@ def analyze_transport(
     summary = _summary(runs, diffusion, conductivity, windows, eh_window, counts, n_frames, n_blocks, max_lag,
                        volume_nm3, temperature_k, viscosity_mpa_s, unwrap)
     return TransportResult(table, diffusion, conductivity, summary)
+
+
+def usable_threads() -> int:
+    """Threads for the MSD FFTs: the CPUs this process may use, at most ``OMP_NUM_THREADS`` and :data:`MAX_THREADS`."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        limit = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        limit = cpus
+    return max(1, min(cpus, limit, MAX_THREADS))
+
+
+def _executor() -> Executor:
+    """A pool of :func:`usable_threads` threads, or, for one thread, one that runs each job when it is submitted."""
+    threads = usable_threads()
+    return ThreadPoolExecutor(threads) if threads > 1 else _Inline()
+
+
+class _Inline(Executor):
+    def submit(self, fn, /, *args, **kwargs) -> Future:
+        job: Future = Future()
+        try:
+            job.set_result(fn(*args, **kwargs))
+        except BaseException as err:  # kept for whoever asks for the result, as in a pool
+            job.set_exception(err)
+        return job
 
 
 def _check_parameters(sources: Sequence[Source], temperature_k, viscosity_mpa_s, n_blocks) -> None:
@@ -243,12 +277,6 @@ def _check_replicas(runs: list[_Run]) -> None:
             raise HeseInputError(f"{r.label}: charges or charge scale differ from {first.label}; not replicas")
 
 
-def _block_msds(trajectories: list[np.ndarray], n_blocks: int, max_lag: int) -> np.ndarray:
-    """MSDs (R·n_blocks, max_lag + 1, 3) of the time blocks of every replica."""
-    n_frames = min(len(t) for t in trajectories)
-    return np.array([msd_fft(t[a:b], max_lag) for t in trajectories for a, b in block_bounds(n_frames, n_blocks)])
-
-
 def _diffusion(msd: np.ndarray, blocks: np.ndarray, window: tuple[int, int, bool], dt: float) -> _D:
     """D, its block standard error and the block values (m²/s) from MSDs (F, 3) and (n, B, 3) fitted in ``window``."""
     lags = np.arange(window[0], window[1] + 1)
@@ -300,8 +328,9 @@ def _conductivity(runs, n_frames, n_blocks, max_lag, d, windows, counts, volume_
     lags = np.arange(max(windows[n][0] for n in ions), max(windows[n][1] for n in ions) + 1)
     moments = [sum(charges[n] * np.einsum("fma->fa", r.positions[n][:n_frames]) for n in ions)[:, None, :]
                for r in runs]
-    eh_msd = np.mean([msd_fft(m) for m in moments], axis=0).sum(axis=1)
-    eh_blocks = _block_msds(moments, n_blocks, max_lag).sum(axis=2)
+    both = [msd_fft_blocks(m, block_bounds(n_frames, n_blocks), max_lag) for m in moments]
+    eh_msd = np.mean([full for full, _ in both], axis=0).sum(axis=1)
+    eh_blocks = np.concatenate([parts for _, parts in both]).sum(axis=2)
     to_d = M2_S_PER_NM2_PS / (6 * dt)
     eh = factor * linear_slopes(lags, eh_msd[lags]) * to_d
     eh_err = standard_error(factor * linear_slopes(lags, eh_blocks[:, lags]) * to_d)
@@ -393,29 +422,100 @@ def msd_fft(positions: np.ndarray, max_lag: int | None = None, batch_bytes: int 
 
     The inverse transform is linear, so the power spectra of all molecules are summed first and
     transformed back once per axis. Molecules are processed in batches, centred on their mean
-    position and laid out time-last in one zero-padded work array that is reused, so that the
-    real FFTs run on contiguous rows and the FFT's output stays below ``batch_bytes``.
+    position and laid out time-last in one zero-padded work array, so that the real FFTs run on
+    contiguous rows and the FFT's output stays below ``batch_bytes``.
     """
+    return _msd_of_batches(positions, np.empty((0, 2), dtype=int), max_lag, None, batch_bytes, None)[0]
+
+
+def msd_fft_blocks(
+    positions: np.ndarray,
+    bounds: np.ndarray,
+    block_max_lag: int | None = None,
+    batch_bytes: int = FFT_BATCH_BYTES,
+    executor: Executor | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The MSD (F, 3) of :func:`msd_fft` at every lag and the MSDs (B, L + 1, 3) of the time blocks ``bounds``.
+
+    Block b is frames ``bounds[b, 0]`` to ``bounds[b, 1]`` (exclusive), its lags 0 to L =
+    ``block_max_lag`` (default: all; blocks of equal length); each is :func:`msd_fft` of that slice,
+    up to rounding (the blocks are centred on the mean of the whole series). Every batch of
+    molecules is laid out once for the series and its blocks, and batches run as jobs of
+    ``executor`` (in turn without one); their sums are added in batch order, so the result does not
+    depend on the threads.
+    """
+    return _msd_of_batches(positions, np.asarray(bounds, dtype=int).reshape(-1, 2), None, block_max_lag,
+                           batch_bytes, executor)
+
+
+def _msd_of_batches(positions, bounds, max_lag, block_max_lag, batch_bytes, executor):
     n_frames, n_molecules, _ = positions.shape
-    n_lags = n_frames if max_lag is None else min(max_lag + 1, n_frames)
-    n_fft = scipy.fft.next_fast_len(n_frames + n_lags - 1, real=True)
-    batch = max(1, min(n_molecules, batch_bytes // (3 * 16 * n_fft)))
-    padded = np.zeros((batch, 3, n_fft))
-    power = np.zeros((3, 2 * (n_fft // 2 + 1)))  # Σ_molecules (Re², Im²) of the spectra, interleaved
-    sq = np.zeros((3, n_frames))
+    full = _FFTPlan(n_frames, max_lag)
+    plans = [_FFTPlan(b - a, block_max_lag) for a, b in bounds]
+    batch = max(1, min(n_molecules, batch_bytes // (3 * 16 * full.n_fft)))
     mean = positions.mean(axis=0)
-    for lo in range(0, n_molecules, batch):
-        hi = min(lo + batch, n_molecules)
-        x = padded[: hi - lo]
-        np.subtract(positions[:, lo:hi].transpose(1, 2, 0), mean[lo:hi, :, None], out=x[..., :n_frames])
-        spectrum = scipy.fft.rfft(x, axis=-1).view(np.float64)  # (b, 3, 2K): Re, Im, Re, …
-        power += np.einsum("bak,bak->ak", spectrum, spectrum)
-        sq += np.einsum("baf,baf->af", x[..., :n_frames], x[..., :n_frames])
-    acf = scipy.fft.irfft(power[:, 0::2] + power[:, 1::2], n=n_fft, axis=-1)[:, :n_lags]  # Σ_molecules S_xx(m)
-    head = np.concatenate([np.zeros((3, 1)), np.cumsum(sq, axis=1)], axis=1)  # Σ_{t<m} x_t²
-    tail = np.concatenate([np.zeros((3, 1)), np.cumsum(sq[:, ::-1], axis=1)], axis=1)  # Σ_{t<m} x_{F-1-t}²
-    total = 2 * head[:, -1:] - head[:, :n_lags] - tail[:, :n_lags] - 2 * acf
-    return total.T / (n_molecules * (n_frames - np.arange(n_lags)))[:, None]
+    work = threading.local()  # each thread's padded arrays, reused from batch to batch
+    args = [(positions[:, lo : lo + batch], mean[lo : lo + batch], full, bounds, plans, batch, work)
+            for lo in range(0, n_molecules, batch)]
+    jobs = deque(executor.submit(_batch_sums, *a) for a in args) if executor else None
+    total = None
+    for a in args:  # added in batch order
+        sums = jobs.popleft().result() if jobs else _batch_sums(*a)
+        total = sums if total is None else [t + s for t, s in zip(total, sums, strict=True)]
+    power, sq = total[:2]
+    blocks = [plan.msd(total[2 + 2 * k], total[3 + 2 * k], n_molecules) for k, plan in enumerate(plans)]
+    return full.msd(power, sq, n_molecules), np.array(blocks) if blocks else np.empty((0, 0, 3))
+
+
+@dataclass(frozen=True)
+class _FFTPlan:
+    """The FFT length of a series of ``n_frames`` frames for lags 0 to ``max_lag`` (default: all), and the MSD."""
+
+    n_frames: int
+    max_lag: int | None
+
+    @property
+    def n_lags(self) -> int:
+        return self.n_frames if self.max_lag is None else min(self.max_lag + 1, self.n_frames)
+
+    @property
+    def n_fft(self) -> int:
+        return scipy.fft.next_fast_len(self.n_frames + self.n_lags - 1, real=True)
+
+    def msd(self, power: np.ndarray, sq: np.ndarray, n_molecules: int) -> np.ndarray:
+        """The MSD (L + 1, 3) from the summed power spectra (3, 2K: Re², Im² interleaved) and squares (3, F)."""
+        n_fft, n_lags = self.n_fft, self.n_lags
+        acf = scipy.fft.irfft(power[:, 0::2] + power[:, 1::2], n=n_fft, axis=-1)[:, :n_lags]  # Σ_molecules S_xx(m)
+        head = np.concatenate([np.zeros((3, 1)), np.cumsum(sq, axis=1)], axis=1)  # Σ_{t<m} x_t²
+        tail = np.concatenate([np.zeros((3, 1)), np.cumsum(sq[:, ::-1], axis=1)], axis=1)  # Σ_{t<m} x_{F-1-t}²
+        total = 2 * head[:, -1:] - head[:, :n_lags] - tail[:, :n_lags] - 2 * acf
+        return total.T / (n_molecules * (self.n_frames - np.arange(n_lags)))[:, None]
+
+
+def _batch_sums(positions, mean, full: _FFTPlan, bounds, plans: list[_FFTPlan], batch: int, work: threading.local):
+    """Summed over a batch of molecules (F, b, 3): power spectra and squares of the series, then of each block."""
+    n = positions.shape[1]
+    padded = _padded(work, batch, full.n_fft)[:n]
+    series = padded[..., : full.n_frames]
+    np.subtract(positions.transpose(1, 2, 0), mean[:, :, None], out=series)  # centred, time last
+    sq = np.einsum("baf,baf->af", series, series)
+    sums = [_power_sum(padded, full.n_fft), sq]
+    for (a, b), plan in zip(bounds, plans, strict=True):  # the same centred series: its squares are summed
+        sums += [_power_sum(series[..., a:b], plan.n_fft), sq[:, a:b]]
+    return sums
+
+
+def _power_sum(series: np.ndarray, n_fft: int) -> np.ndarray:
+    """Σ over the batch of the real FFT's (Re², Im²) (3, 2K), interleaved, of series (b, 3, F) zero-padded to n_fft."""
+    spectrum = scipy.fft.rfft(series, n=n_fft, axis=-1).view(np.float64)  # (b, 3, 2K): Re, Im, Re, …
+    return np.einsum("bak,bak->ak", spectrum, spectrum)
+
+
+def _padded(work: threading.local, batch: int, n_fft: int) -> np.ndarray:
+    """This thread's zero-padded work array (batch, 3, n_fft); only its first frames are ever written."""
+    if getattr(work, "padded", None) is None:
+        work.padded = np.zeros((batch, 3, n_fft))
+    return work.padded
 
 
 def linear_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray | float:

@@ -6,19 +6,25 @@ import pytest
 
 from hese.analysis import columns as col
 
-UNITS = ("_nm", "_nm2", "_ps", "_m2_s", "_s_m", "_mpa_s", "_kb", "_j_mol_k", "_deg")
+UNITS = ("_nm", "_nm2", "_ps", "_m2_s", "_s_m", "_mpa_s", "_kb", "_j_mol_k", "_deg", "_r")
 UNITLESS = {col.SPECIES, col.METHOD, col.CHARGES, col.NEIGHBOURS, col.SLOPE_LOGLOG, col.N_MOLECULES, col.N_FRAMES,
-            col.Q, col.P_Q, col.Q_MEAN, col.HBONDS_PER_MOLECULE}
+            col.Q, col.P_Q, col.Q_MEAN, col.HBONDS_PER_MOLECULE,
+            col.CATION, col.PARTNER, col.ANION, col.SHELL, col.G_R, col.CN_RUNNING, col.CUTOFF_SOURCE, col.CN_MOLECULES,
+            col.CN_ATOMS, col.N_CATIONS, col.FRACTION, col.COUNT, col.N_COMPOSITIONS, col.N_OBSERVATIONS,
+            col.SSIP_FRACTION, col.CIP_FRACTION, col.AGG_FRACTION, col.N_IONS, col.N_CATION, col.N_ANION,
+            col.NET_CHARGE, col.N_ZN, col.ZN_FRACTION}
 
 
-@pytest.mark.parametrize("table", [*col.TABLES, "msd per axis"])
+@pytest.mark.parametrize("table", [*col.TABLES, "msd per axis", "speciation with partners"])
 def test_columns_unique_snake_case_with_units(table):
-    names = col.msd_columns(per_axis=True) if table == "msd per axis" else col.TABLES[table]
+    names = {"msd per axis": col.msd_columns(per_axis=True),
+             "speciation with partners": col.speciation_columns(["DME", "FSI", "water"])}.get(table) or col.TABLES[table]
     assert len(names) == len(set(names))
     for name in names:
         assert re.fullmatch(r"[a-z][a-z0-9_]*", name), name
         stem = name.removesuffix("_err")
-        assert stem in UNITLESS or stem.endswith(UNITS), name
+        partner_count = name in col.speciation_columns(["DME", "FSI", "water"])[2:5]  # molecule counts
+        assert stem in UNITLESS or stem.endswith(UNITS) or partner_count, name
 
 
 def test_every_column_is_documented_once():

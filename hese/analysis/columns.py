@@ -1,10 +1,14 @@
 """Column names of every analysis table, in one place.
 
-Units end each name (``_nm``, ``_ps``, ``_m2_s``, ``_s_m``, ``_kb``, ``_j_mol_k``); columns come
-in the order of DESIGN.md: identifiers, coordinates, values, uncertainties.
+Units end each name (``_nm``, ``_ps``, ``_m2_s``, ``_s_m``, ``_kb``, ``_j_mol_k``, ``_r`` for units of
+the gas constant R); columns come in the order of DESIGN.md: identifiers, coordinates, values,
+uncertainties.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Sequence
 
 # identifiers
 SPECIES = "species"
@@ -42,6 +46,52 @@ R_OO_MAX_NM = "r_oo_max_nm"
 ANGLE_MAX_DEG = "angle_max_deg"
 HBONDS_PER_MOLECULE_ERR = "hbonds_per_molecule_err"
 
+# solvation (identifiers)
+CATION = "cation"
+PARTNER = "partner"
+ANION = "anion"
+SHELL = "shell"
+
+# solvation
+R_NM = "r_nm"
+G_R = "g_r"
+CN_RUNNING = "cn_running"
+CUTOFF_NM = "cutoff_nm"
+CUTOFF_SOURCE = "cutoff_source"
+CN_MOLECULES = "cn_molecules"
+CN_ATOMS = "cn_atoms"
+N_CATIONS = "n_cations"
+CN_MOLECULES_ERR = "cn_molecules_err"
+CN_ATOMS_ERR = "cn_atoms_err"
+FRACTION = "fraction"
+COUNT = "count"
+FRACTION_ERR = "fraction_err"
+SPECIATION_COUNT_PREFIX = "n_"
+N_COMPOSITIONS = "n_compositions"
+N_OBSERVATIONS = "n_observations"
+S_SHELL_R = "s_shell_r"
+S_SHELL_J_MOL_K = "s_shell_j_mol_k"
+S_MIX_R = "s_mix_r"
+S_MIX_J_MOL_K = "s_mix_j_mol_k"
+S_SHELL_CI_LOW_R = "s_shell_ci_low_r"
+S_SHELL_CI_HIGH_R = "s_shell_ci_high_r"
+S_SHELL_CI_LOW_J_MOL_K = "s_shell_ci_low_j_mol_k"
+S_SHELL_CI_HIGH_J_MOL_K = "s_shell_ci_high_j_mol_k"
+S_MIX_ERR_R = "s_mix_err_r"
+S_MIX_ERR_J_MOL_K = "s_mix_err_j_mol_k"
+SSIP_FRACTION = "ssip_fraction"
+CIP_FRACTION = "cip_fraction"
+AGG_FRACTION = "agg_fraction"
+SSIP_FRACTION_ERR = "ssip_fraction_err"
+CIP_FRACTION_ERR = "cip_fraction_err"
+AGG_FRACTION_ERR = "agg_fraction_err"
+N_IONS = "n_ions"
+N_CATION = "n_cation"
+N_ANION = "n_anion"
+NET_CHARGE = "net_charge"
+N_ZN = "n_zn"
+ZN_FRACTION = "zn_fraction"
+
 #: table name → its columns (``msd`` gains :data:`MSD_AXES_NM2` when per-axis MSDs are asked for)
 TABLES: dict[str, tuple[str, ...]] = {
     "msd": (SPECIES, LAG_PS, MSD_NM2),
@@ -54,6 +104,23 @@ TABLES: dict[str, tuple[str, ...]] = {
         NEIGHBOURS, Q_MEAN, S_Q_KB, S_Q_J_MOL_K, N_MOLECULES, N_FRAMES, Q_MEAN_ERR, S_Q_ERR_KB, S_Q_ERR_J_MOL_K,
     ),
     "hbonds": (HBONDS_PER_MOLECULE, R_OO_MAX_NM, ANGLE_MAX_DEG, N_MOLECULES, N_FRAMES, HBONDS_PER_MOLECULE_ERR),
+    "rdf": (CATION, PARTNER, R_NM, G_R, CN_RUNNING),
+    "coordination": (
+        CATION, PARTNER, CUTOFF_NM, CUTOFF_SOURCE, CN_MOLECULES, CN_ATOMS, N_CATIONS, N_FRAMES,
+        CN_MOLECULES_ERR, CN_ATOMS_ERR,
+    ),
+    "speciation": (CATION, SHELL, FRACTION, COUNT, FRACTION_ERR),  # + one count per partner: speciation_columns
+    "shell_entropy": (
+        CATION, N_COMPOSITIONS, N_OBSERVATIONS, S_SHELL_R, S_SHELL_J_MOL_K, S_MIX_R, S_MIX_J_MOL_K,
+        S_SHELL_CI_LOW_R, S_SHELL_CI_HIGH_R, S_SHELL_CI_LOW_J_MOL_K, S_SHELL_CI_HIGH_J_MOL_K,
+        S_MIX_ERR_R, S_MIX_ERR_J_MOL_K,
+    ),
+    "ion_pairing": (
+        ANION, N_MOLECULES, N_FRAMES, SSIP_FRACTION, CIP_FRACTION, AGG_FRACTION,
+        SSIP_FRACTION_ERR, CIP_FRACTION_ERR, AGG_FRACTION_ERR,
+    ),
+    "clusters": (N_IONS, N_CATION, N_ANION, NET_CHARGE, COUNT, FRACTION),
+    "zn_chains": (N_ZN, COUNT, FRACTION, ZN_FRACTION),
 }
 
 #: every column of a table above, with its meaning (the documentation of the tables)
@@ -90,9 +157,67 @@ DESCRIPTIONS: dict[str, str] = {
     R_OO_MAX_NM: "hydrogen-bond criterion: largest donor–acceptor O···O distance (nm)",
     ANGLE_MAX_DEG: "hydrogen-bond criterion: largest H–O_donor···O_acceptor angle (degrees)",
     HBONDS_PER_MOLECULE_ERR: "standard error of hbonds_per_molecule from independent time blocks",
+    CATION: "cation species (registry name for hese runs, NAME of --cation otherwise)",
+    PARTNER: "partner species of the cation: a solvent or an anion",
+    ANION: "anion species",
+    SHELL: "shell composition label: partner names with their counts, e.g. DME2-FSI1 (empty: no partner)",
+    R_NM: "distance r, centre of a histogram bin (nm)",
+    G_R: "radial distribution function g(r) of the partner's coordinating atoms around the cation",
+    CN_RUNNING: "running coordination number: mean number of the partner's coordinating atoms within the bin's "
+                "upper edge",
+    CUTOFF_NM: "shell cutoff r_c used for the pair (nm); null if the partner has no shell (no cutoff found)",
+    CUTOFF_SOURCE: "auto (first minimum after the first peak of g(r)), user (--cutoff) or none (no cutoff found)",
+    CN_MOLECULES: "coordination number: mean number of partner molecules in a cation's shell",
+    CN_ATOMS: "mean number of the partner's coordinating atoms within r_c of a cation",
+    N_CATIONS: "number of cations of this species",
+    CN_MOLECULES_ERR: "standard error of cn_molecules from independent time blocks",
+    CN_ATOMS_ERR: "standard error of cn_atoms from independent time blocks",
+    FRACTION: "fraction of the observations (speciation: cations × frames; clusters: all clusters of all "
+              "frames; zn_chains: all chains of all frames)",
+    COUNT: "number of observations (speciation: cation-frames with this shell; clusters and zn_chains: "
+           "clusters or chains of this kind summed over all analysed frames)",
+    FRACTION_ERR: "standard error of the fraction from independent time blocks",
+    N_COMPOSITIONS: "number of distinct shell compositions observed",
+    N_OBSERVATIONS: "number of observations: cations of this species × analysed frames",
+    S_SHELL_R: "solvation-shell (speciation) entropy −Σ p_i ln p_i over shell compositions (units of R)",
+    S_SHELL_J_MOL_K: "solvation-shell (speciation) entropy −R Σ p_i ln p_i (J mol⁻¹ K⁻¹)",
+    S_MIX_R: "shell mixing entropy −Σ x_s ln x_s over the mean partner fractions among shell members (units of R)",
+    S_MIX_J_MOL_K: "shell mixing entropy −R Σ x_s ln x_s (J mol⁻¹ K⁻¹)",
+    S_SHELL_CI_LOW_R: "lower end of the 95 % block-bootstrap interval of s_shell_r (units of R)",
+    S_SHELL_CI_HIGH_R: "upper end of the 95 % block-bootstrap interval of s_shell_r (units of R)",
+    S_SHELL_CI_LOW_J_MOL_K: "lower end of the 95 % block-bootstrap interval of s_shell_j_mol_k (J mol⁻¹ K⁻¹)",
+    S_SHELL_CI_HIGH_J_MOL_K: "upper end of the 95 % block-bootstrap interval of s_shell_j_mol_k (J mol⁻¹ K⁻¹)",
+    S_MIX_ERR_R: "standard error of s_mix_r from independent time blocks (units of R)",
+    S_MIX_ERR_J_MOL_K: "standard error of s_mix_j_mol_k from independent time blocks (J mol⁻¹ K⁻¹)",
+    SSIP_FRACTION: "fraction of anions in contact with no cation (solvent-separated ion pair)",
+    CIP_FRACTION: "fraction of anions in contact with exactly one cation (contact ion pair)",
+    AGG_FRACTION: "fraction of anions in contact with two or more cations (aggregate)",
+    SSIP_FRACTION_ERR: "standard error of ssip_fraction from independent time blocks",
+    CIP_FRACTION_ERR: "standard error of cip_fraction from independent time blocks",
+    AGG_FRACTION_ERR: "standard error of agg_fraction from independent time blocks",
+    N_IONS: "ions in the cluster (n_cation + n_anion)",
+    N_CATION: "cations in the cluster",
+    N_ANION: "anions in the cluster",
+    NET_CHARGE: "net formal charge of the cluster (e)",
+    N_ZN: "Zn ions in a Cl-bridged chain (its length)",
+    ZN_FRACTION: "fraction of all Zn (over all analysed frames) that sit in chains of this length",
 }
 
 
 def msd_columns(per_axis: bool) -> tuple[str, ...]:
     """Columns of ``msd.parquet``: species, lag, MSD and, if ``per_axis``, its x, y, z parts."""
     return TABLES["msd"] + (MSD_AXES_NM2 if per_axis else ())
+
+
+def partner_count_column(partner: str) -> str:
+    """Column of ``speciation.parquet`` with the count of ``partner`` molecules in a shell: ``n_`` + snake-case name."""
+    return SPECIATION_COUNT_PREFIX + re.sub(r"[^a-z0-9]+", "_", partner.lower()).strip("_")
+
+
+def speciation_columns(partners: Sequence[str]) -> tuple[str, ...]:
+    """Columns of ``speciation.parquet``: cation, shell, a count per partner, fraction, count, fraction_err.
+
+    The per-partner count columns are named by :func:`partner_count_column`.
+    """
+    fixed = TABLES["speciation"]
+    return fixed[:2] + tuple(partner_count_column(p) for p in partners) + fixed[2:]

@@ -1,0 +1,570 @@
+"""Cation–partner contacts: what to analyse, and the single pass over the trajectory that collects them.
+
+One pass over the frames, in chunks (optionally split over worker processes), collects for every
+(cation type, partner) pair the histogram of cation–coordinating-atom distances out to the RDF
+range, and every cation–partner-atom contact out to the contact range, as numeric arrays
+(:class:`Contacts`: frame, cation, partner molecule, distance; sorted). Everything else —
+cutoffs, shells, coordination, speciation, pairing, clusters — is derived from these afterwards
+(:mod:`hese.analysis.solvation`), so a cutoff can be chosen or changed without reading the
+trajectory again.
+
+A partner molecule is a residue (or a bonded fragment where one residue holds several, i.e. when
+residues are not set); its selected atoms are the ones that can make contact. Each cation is one
+selected atom. Memory: the chunk being read, plus about 20 bytes per contact kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import struct
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import MDAnalysis as mda
+import numpy as np
+from MDAnalysis.exceptions import NoDataError
+
+from hese import species as registry
+from hese.analysis import columns as col
+from hese.analysis import rdf
+from hese.analysis.frames import CHUNK_FRAMES, frame_numbers, iter_chunks, open_universe, select
+from hese.analysis.inputs import parse_assignments, run_source
+from hese.errors import HeseInputError
+
+Kind = Literal["cation", "anion", "solvent"]
+
+
+CONTACT_RANGE_NM = 0.45  # contacts kept out to here (or the largest given cutoff) for the automatic cutoffs
+
+
+# ---------------------------------------------------------------------------------------------
+# what to analyse
+
+
+@dataclass(frozen=True)
+class SolvationSpecies:
+    """One species: name, role, selection of its contact atoms, formal charge (e), molecule count if known."""
+
+    name: str
+    kind: Kind
+    selection: str
+    charge: int = 0
+    count: int | None = None
+
+
+@dataclass(frozen=True)
+class SolvationInput:
+    """A trajectory and its species: ``label`` names it in messages and the summary."""
+
+    label: str
+    topology: Path
+    trajectories: tuple[Path, ...]
+    species: tuple[SolvationSpecies, ...]
+
+
+def run_input(folder: str | os.PathLike) -> SolvationInput:
+    """The input of a hese run folder: the species of ``build.json`` with their registry coordinating atoms.
+
+    Each species is selected as ``resname RES and name ATOMS`` with the registry's residue name
+    and coordinating atoms (a cation lists itself).
+
+    Raises
+    ------
+    HeseInputError
+        If the run folder lacks a file or ``build.json`` is not a hese build record.
+    """
+    source = run_source(folder)
+    chosen = []
+    for s in source.species:
+        entry = registry.get(s.name)
+        selection = f"resname {entry.residue} and name {' '.join(entry.coordinating)}"
+        chosen.append(SolvationSpecies(entry.name, entry.kind, selection, entry.charge, s.count))
+    return SolvationInput(source.label, source.topology, source.trajectories, tuple(chosen))
+
+
+def file_input(
+    topology: str | os.PathLike,
+    trajectories: Sequence[str | os.PathLike],
+    cations: Sequence[str],
+    anions: Sequence[str] = (),
+    solvents: Sequence[str] = (),
+    charges: Sequence[str] = (),
+) -> SolvationInput:
+    """The input of foreign files with species given as ``NAME=SELECTION`` per role.
+
+    Formal charges (needed for the net charge of ion clusters) come from ``charges``
+    (``NAME=Z``) or else from the registry for registry names; solvents are neutral.
+
+    Raises
+    ------
+    HeseInputError
+        If an assignment is malformed, a name repeats, no cation or no partner is given, or an
+        ion's charge is unknown.
+    """
+    if not trajectories:
+        raise HeseInputError("--trajectory: missing; give the trajectory file(s) with --topology")
+    roles = {"cation": parse_assignments(cations, "--cation"), "anion": parse_assignments(anions, "--anion"),
+             "solvent": parse_assignments(solvents, "--solvent")}
+    if not roles["cation"]:
+        raise HeseInputError("--cation: missing; give at least one NAME=SELECTION of the cations")
+    if not roles["anion"] and not roles["solvent"]:
+        raise HeseInputError("--anion/--solvent: missing; give at least one partner species NAME=SELECTION")
+    seen: dict[str, str] = {}
+    for kind, named in roles.items():
+        for name in named:
+            if name in seen:
+                raise HeseInputError(f"--{kind} {name}: the name is already a {seen[name]}; names must differ")
+            seen[name] = kind
+    explicit = parse_assignments(charges, "--charge")
+    unknown = sorted(set(explicit) - set(seen))
+    if unknown:
+        raise HeseInputError(f"--charge: {', '.join(unknown)} not given with --cation/--anion/--solvent")
+    chosen = []
+    for kind, named in roles.items():
+        for name, selection in named.items():
+            chosen.append(SolvationSpecies(name, kind, selection, _charge(name, kind, explicit)))  # type: ignore[arg-type]
+    return SolvationInput(str(trajectories[0]), Path(topology), tuple(map(Path, trajectories)), tuple(chosen))
+
+
+def _charge(name: str, kind: str, explicit: Mapping[str, str]) -> int:
+    if name in explicit:
+        try:
+            return int(explicit[name])
+        except ValueError:
+            raise HeseInputError(f"--charge {name}: {explicit[name]!r} is not an integer charge") from None
+    if kind == "solvent":
+        return 0
+    try:
+        entry = registry.get(name)
+    except HeseInputError:
+        raise HeseInputError(
+            f"--{kind} {name}: not a registry species, so its formal charge is unknown; give it with --charge {name}=Z"
+        ) from None
+    if entry.kind != kind:
+        raise HeseInputError(f"--{kind} {name}: the registry species {name} is a {entry.kind}, not a {kind}")
+    return entry.charge
+
+
+def parse_cutoffs(
+    items: Sequence[str], cations: Sequence[str], partners: Sequence[str]
+) -> dict[tuple[str | None, str], float]:
+    """``["DME=0.28", "Li:FSI=0.3"]`` → ``{(None, "DME"): 0.28, ("Li", "FSI"): 0.3}`` (nm).
+
+    Raises
+    ------
+    HeseInputError
+        If an item is not ``PARTNER=NM`` or ``CATION:PARTNER=NM``, names an unknown species, or
+        the distance is not a positive number.
+    """
+    out: dict[tuple[str | None, str], float] = {}
+    for key, value in parse_assignments(items, "--cutoff").items():
+        cation, sep, partner = key.rpartition(":")
+        cation, partner = cation.strip(), partner.strip()
+        if sep and cation not in cations:
+            raise HeseInputError(f"--cutoff {key}={value}: {cation!r} is not a cation; cations: {', '.join(cations)}")
+        if partner not in partners:
+            raise HeseInputError(
+                f"--cutoff {key}={value}: {partner!r} is not a partner; partners: {', '.join(partners)}"
+            )
+        try:
+            nm = float(value)
+        except ValueError:
+            nm = float("nan")
+        if not nm > 0 or not np.isfinite(nm):
+            raise HeseInputError(f"--cutoff {key}={value}: not a positive distance in nm")
+        out[(cation if sep else None, partner)] = nm
+    return out
+
+
+@dataclass(frozen=True)
+class SolvationSystem:
+    """Atoms of the cations and partners, as numeric arrays.
+
+    Attributes
+    ----------
+    cations, partners
+        Species names; partners are the solvents, then the anions, in the order given.
+    partner_kinds
+        ``"solvent"`` or ``"anion"`` per partner.
+    charges
+        Formal charge (e) per species name.
+    cation_atoms, cation_type
+        Universe index (Nc,) of each cation's atom and its type (index into ``cations``).
+    partner_atoms, atom_molecule
+        Universe index (Na,) of each partner contact atom and its molecule (index into ``molecule_type``).
+    molecule_type
+        Partner type (index into ``partners``) of each partner molecule (Nm,).
+    """
+
+    cations: tuple[str, ...]
+    partners: tuple[str, ...]
+    partner_kinds: tuple[str, ...]
+    charges: dict[str, int]
+    cation_atoms: np.ndarray
+    cation_type: np.ndarray
+    partner_atoms: np.ndarray
+    atom_molecule: np.ndarray
+    molecule_type: np.ndarray
+
+    @property
+    def atom_type(self) -> np.ndarray:
+        """Partner type of each partner atom (Na,)."""
+        return self.molecule_type[self.atom_molecule]
+
+    @property
+    def n_cations(self) -> np.ndarray:
+        """Cations per cation type."""
+        return np.bincount(self.cation_type, minlength=len(self.cations))
+
+    @property
+    def n_molecules(self) -> np.ndarray:
+        """Molecules per partner."""
+        return np.bincount(self.molecule_type, minlength=len(self.partners))
+
+    @property
+    def n_atoms(self) -> np.ndarray:
+        """Contact atoms per partner."""
+        return np.bincount(self.atom_type, minlength=len(self.partners))
+
+    @property
+    def anions(self) -> np.ndarray:
+        """Partner indices of the anions."""
+        return np.array([i for i, k in enumerate(self.partner_kinds) if k == "anion"], dtype=int)
+
+
+def resolve_system(universe: mda.Universe, species: Sequence[SolvationSpecies]) -> SolvationSystem:
+    """Select every species' atoms, group partner atoms into molecules and check the selections.
+
+    Raises
+    ------
+    HeseInputError
+        If a selection is invalid or matches nothing, two species share atoms, a cation molecule
+        has more than one selected atom, or known molecule counts do not divide the atoms.
+    """
+    cations = [s for s in species if s.kind == "cation"]
+    partners = [s for s in species if s.kind == "solvent"] + [s for s in species if s.kind == "anion"]
+    if not cations or not partners:
+        raise HeseInputError("solvation needs at least one cation and one partner (anion or solvent)")
+    columns = [col.partner_count_column(s.name) for s in partners]
+    clash = [s.name for s, c in zip(partners, columns, strict=True) if columns.count(c) > 1]
+    if clash:
+        raise HeseInputError(f"partners {', '.join(clash)}: names too alike for table columns "
+                             f"({columns[[s.name for s in partners].index(clash[0])]}); rename one")
+    atoms = {s.name: select(universe, s.selection, f"--{s.kind} {s.name}") for s in species}
+    owner = np.full(universe.atoms.n_atoms, -1)
+    for k, s in enumerate(species):
+        taken = owner[atoms[s.name].indices]
+        if (taken >= 0).any():
+            other = species[int(taken[taken >= 0][0])]
+            raise HeseInputError(
+                f"--{s.kind} {s.name}: selection {s.selection!r} shares atoms with --{other.kind} {other.name} "
+                f"({other.selection!r}); a partner must not overlap a cation or another partner"
+            )
+        owner[atoms[s.name].indices] = k
+    cation_atoms, cation_type = [], []
+    for t, s in enumerate(cations):
+        group = atoms[s.name]
+        molecule = _molecule_ids(group, s.count, s.name)
+        if len(np.unique(molecule)) != group.n_atoms:
+            raise HeseInputError(
+                f"--cation {s.name}: selection {s.selection!r} picks {group.n_atoms} atoms in "
+                f"{len(np.unique(molecule))} molecules; select one atom per cation (the ion or its centre)"
+            )
+        cation_atoms.append(np.sort(group.indices))
+        cation_type.append(np.full(group.n_atoms, t))
+    partner_atoms, atom_molecule, molecule_type = [], [], []
+    n_done = 0
+    for t, s in enumerate(partners):
+        group = atoms[s.name][np.argsort(atoms[s.name].indices, kind="stable")]
+        molecule = _molecule_ids(group, s.count, s.name)
+        partner_atoms.append(group.indices)
+        atom_molecule.append(molecule + n_done)
+        n_mol = int(molecule.max()) + 1
+        molecule_type.append(np.full(n_mol, t))
+        n_done += n_mol
+    return SolvationSystem(
+        tuple(s.name for s in cations), tuple(s.name for s in partners), tuple(s.kind for s in partners),
+        {s.name: s.charge for s in species},
+        np.concatenate(cation_atoms), np.concatenate(cation_type),
+        np.concatenate(partner_atoms), np.concatenate(atom_molecule), np.concatenate(molecule_type),
+    )
+
+
+def _molecule_ids(atoms: mda.AtomGroup, count: int | None, name: str) -> np.ndarray:
+    """Molecule index (0 … M−1) of each atom of ``atoms`` (index order).
+
+    With a known ``count``: equal consecutive blocks. Otherwise residues; when all the atoms share
+    one residue (a topology without residues), bonded fragments instead, if the topology has bonds.
+    """
+    if count is not None:
+        if count <= 0 or atoms.n_atoms % count:
+            raise HeseInputError(
+                f"species {name!r}: {atoms.n_atoms} selected atoms do not make {count} equal molecules; "
+                f"the topology does not match the molecule counts"
+            )
+        return np.arange(atoms.n_atoms) // (atoms.n_atoms // count)
+    keys = atoms.resindices
+    if atoms.n_atoms > 1 and (keys == keys[0]).all():
+        try:
+            keys = atoms.fragindices
+        except NoDataError:
+            pass
+    return np.unique(keys, return_inverse=True)[1].ravel()
+
+
+def check_complete(universe: mda.Universe) -> None:
+    """Raise if an XTC or DCD trajectory file ends in the middle of a frame (a truncated file).
+
+    MDAnalysis silently drops a partial last frame; here the end of the last whole frame must be
+    the end of the file. XTC: the frame's header gives its compressed size; DCD: frames have a
+    fixed size after the header. Other formats are not checked.
+
+    Raises
+    ------
+    HeseInputError
+        Naming the file, its last whole frame and the bytes left over.
+    """
+    reader = universe.trajectory
+    for part in getattr(reader, "readers", [reader]):
+        path = getattr(part, "filename", None)
+        if path is None or not os.path.isfile(path) or part.n_frames == 0:
+            continue
+        size = os.path.getsize(path)
+        if hasattr(part, "_xdr") and str(path).lower().endswith(".xtc"):
+            end = _xtc_frame_end(path, int(part._xdr.offsets[-1]))
+        elif hasattr(part, "_file") and hasattr(part._file, "_framesize"):
+            f = part._file
+            end = f._header_size + f._firstframesize + (part.n_frames - 1) * f._framesize
+        else:
+            continue
+        if end != size:
+            raise HeseInputError(
+                f"{path}: truncated: the file goes on for {size - end} bytes after its last whole frame "
+                f"(frame {part.n_frames - 1}); a partial frame is not read"
+            )
+
+
+def _xtc_frame_end(path: str, offset: int) -> int:
+    """Byte position after the XTC frame starting at ``offset`` (xdrfile layout: header, box, coordinates)."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        head = fh.read(92)
+    if len(head) < 56:
+        return offset + len(head) - 1  # not even a header: never equal to the file size
+    n_atoms = struct.unpack(">i", head[4:8])[0]
+    if n_atoms <= 9:  # small systems are stored uncompressed
+        return offset + 56 + 12 * n_atoms
+    if len(head) < 92:
+        return offset + len(head) - 1
+    n_bytes = struct.unpack(">i", head[88:92])[0]
+    return offset + 92 + (n_bytes + 3) // 4 * 4
+
+
+# ---------------------------------------------------------------------------------------------
+# the pass over the trajectory
+
+
+@dataclass(frozen=True)
+class Contacts:
+    """Cation–partner-atom contacts within ``range_nm``, sorted by (frame, cation, molecule).
+
+    Attributes
+    ----------
+    frame
+        Analysed-frame index (K,), int32.
+    cation
+        Cation index (K,) into :attr:`SolvationSystem.cation_atoms`, int32.
+    molecule
+        Partner molecule index (K,) into :attr:`SolvationSystem.molecule_type`, int32.
+    distance_nm
+        Cation–atom distance (K,), float64.
+    range_nm
+        Every contact up to this distance is present.
+    """
+
+    frame: np.ndarray
+    cation: np.ndarray
+    molecule: np.ndarray
+    distance_nm: np.ndarray
+    range_nm: float
+
+    @classmethod
+    def concatenate(cls, parts: Sequence[Contacts], range_nm: float) -> Contacts:
+        """Contacts of consecutive frame ranges joined (stays sorted)."""
+        if not parts:
+            return cls(np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0), range_nm)
+        return cls(*(np.concatenate([getattr(p, a) for p in parts]) for a in ("frame", "cation", "molecule",
+                                                                            "distance_nm")), range_nm)
+
+
+@dataclass(frozen=True)
+class _PassSpec:
+    """What a worker needs for its frames (picklable)."""
+
+    topology: str
+    trajectories: tuple[str, ...]
+    label: str
+    indices: np.ndarray  # cation atoms, then partner atoms
+    n_cations: int
+    cation_type: np.ndarray
+    atom_type: np.ndarray
+    atom_molecule: np.ndarray
+    n_partners: int
+    n_molecules: int
+    edges: np.ndarray
+    contact_range_nm: float
+    selected: np.ndarray  # trajectory frame numbers analysed
+    step: int
+    chunk_frames: int
+
+
+@dataclass(frozen=True)
+class _Part:
+    counts: np.ndarray
+    volumes: np.ndarray
+    times: np.ndarray
+    contacts: Contacts
+
+
+@dataclass(frozen=True)
+class PassData:
+    """What one pass over the trajectory collected.
+
+    Attributes
+    ----------
+    frames, times_ps, volumes_nm3
+        Trajectory frame number, time and box volume of every analysed frame (F,).
+    counts
+        Pair-distance counts (n_cation_types, n_partners, n_bins) on the bins ``edges`` (nm).
+    contacts
+        Every contact within ``contacts.range_nm``.
+    """
+
+    frames: np.ndarray
+    times_ps: np.ndarray
+    volumes_nm3: np.ndarray
+    counts: np.ndarray
+    edges: np.ndarray
+    contacts: Contacts
+
+
+def collect(
+    source: SolvationInput,
+    system: SolvationSystem,
+    frames: slice,
+    edges: np.ndarray,
+    contact_range_nm: float,
+    workers: int = 1,
+    chunk_frames: int = CHUNK_FRAMES,
+    progress: bool = False,
+    universe: mda.Universe | None = None,
+) -> PassData:
+    """One pass over the frames: RDF counts out to ``edges[-1]`` and contacts out to ``contact_range_nm``.
+
+    Frames are split into consecutive ranges; with ``workers > 1`` the ranges go to worker
+    processes and their results are joined in frame order, so the result is identical to a
+    serial run.
+    """
+    universe = universe or open_universe(source.topology, source.trajectories)
+    selected = frame_numbers(universe, frames)
+    spec = _PassSpec(
+        str(source.topology), tuple(map(str, source.trajectories)), source.label,
+        np.concatenate([system.cation_atoms, system.partner_atoms]), len(system.cation_atoms), system.cation_type,
+        system.atom_type, system.atom_molecule, len(system.partners), len(system.molecule_type), edges,
+        contact_range_nm, selected, frames.step or 1, chunk_frames,
+    )
+    per_task = chunk_frames if workers > 1 else max(len(selected), 1)
+    tasks = [(lo, min(lo + per_task, len(selected))) for lo in range(0, len(selected), per_task)]
+    if workers > 1 and len(tasks) > 1:
+        parts = _parallel(spec, tasks, workers, progress)
+    else:
+        with _progress(len(selected), progress) as bar:
+            parts = [part for lo, hi in tasks for part in _collect_range(spec, universe, lo, hi, bar)]
+    counts = sum((p.counts for p in parts), np.zeros((len(system.cations) * len(system.partners), len(edges) - 1),
+                                                     dtype=np.int64))
+    return PassData(
+        selected, np.concatenate([p.times for p in parts]) if parts else np.zeros(0),
+        np.concatenate([p.volumes for p in parts]) if parts else np.zeros(0),
+        counts.reshape(len(system.cations), len(system.partners), -1), edges,
+        Contacts.concatenate([p.contacts for p in parts], contact_range_nm),
+    )
+
+
+def _progress(total: int, enabled: bool):
+    """A tqdm progress bar on stderr, or a stand-in that does nothing."""
+    if not enabled:
+        return contextlib.nullcontext()
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="frame", desc="solvation", file=sys.stderr, dynamic_ncols=True)
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(spec: _PassSpec) -> None:
+    _WORKER["spec"] = spec
+    _WORKER["universe"] = open_universe(spec.topology, spec.trajectories)
+
+
+def _work(task: tuple[int, int]) -> list[_Part]:
+    return list(_collect_range(_WORKER["spec"], _WORKER["universe"], task[0], task[1], None))
+
+
+def _parallel(spec: _PassSpec, tasks: list[tuple[int, int]], workers: int, progress: bool) -> list[_Part]:
+    """Frame ranges on worker processes (each opens the files itself), results in frame order.
+
+    Workers are forked where possible (no second import of the libraries), before any progress
+    bar thread exists.
+    """
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    parts: list[_Part] = []
+    with multiprocessing.get_context(method).Pool(min(workers, len(tasks)), _init_worker, (spec,)) as pool:
+        with _progress(tasks[-1][1] - tasks[0][0], progress) as bar:
+            for (lo, hi), done in zip(tasks, pool.imap(_work, tasks), strict=True):
+                parts.extend(done)
+                if bar is not None:
+                    bar.update(hi - lo)
+    return parts
+
+
+def _collect_range(spec: _PassSpec, universe: mda.Universe, lo: int, hi: int, bar) -> Iterator[_Part]:
+    """The parts of analysed frames lo … hi−1, one per chunk."""
+    if hi <= lo:
+        return
+    numbers = spec.selected[lo:hi]
+    r_search = max(spec.edges[-1], spec.contact_range_nm)
+    n_kinds = (int(spec.cation_type.max()) + 1) * spec.n_partners
+    kind_of = spec.cation_type.astype(np.int64) * spec.n_partners
+    done = lo
+    for chunk in iter_chunks(universe, spec.indices, slice(numbers[0], numbers[-1] + 1, spec.step),
+                             spec.chunk_frames, spec.label):
+        small = np.flatnonzero(chunk.boxes_nm.min(axis=1) <= 2 * r_search)
+        if len(small):
+            raise HeseInputError(
+                f"{spec.label}: frame {chunk.frames[small[0]]} has a box edge of "
+                f"{chunk.boxes_nm[small[0]].min():.3f} nm, "
+                f"not more than twice the search range {r_search:.3f} nm (RDF range or largest cutoff); "
+                f"use a smaller --rdf-range-nm or cutoff"
+            )
+        centres = chunk.positions_nm[:, : spec.n_cations]
+        points = chunk.positions_nm[:, spec.n_cations:]
+        f, c, p, d = rdf.centre_pairs(centres, points, chunk.boxes_nm, r_search)
+        counts = rdf.histogram_counts(kind_of[c] + spec.atom_type[p], d, spec.edges, n_kinds)
+        close = np.flatnonzero(d <= spec.contact_range_nm)
+        frame = (f[close] + done).astype(np.int32)
+        cation = c[close].astype(np.int32)
+        molecule = spec.atom_molecule[p[close]].astype(np.int32)
+        key = (frame.astype(np.int64) * spec.n_cations + cation) * spec.n_molecules + molecule
+        order = np.argsort(key, kind="stable")
+        contacts = Contacts(frame[order], cation[order], molecule[order], d[close][order], spec.contact_range_nm)
+        volumes = np.prod(chunk.boxes_nm, axis=1)
+        done += len(chunk.frames)
+        if bar is not None:
+            bar.update(len(chunk.frames))
+        yield _Part(counts, volumes, chunk.times_ps, contacts)

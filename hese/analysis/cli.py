@@ -1,4 +1,4 @@
-"""The ``hese analyze`` sub-commands: ``transport`` and ``water``.
+"""The ``hese analyze`` sub-commands: ``transport``, ``water`` and ``solvation``.
 
 Wire into the ``hese`` parser with ``add_parsers(sub)`` where ``sub = p.add_subparsers(...)``.
 Every handler raises :class:`~hese.errors.HeseInputError` for bad input, which the ``hese``
@@ -15,8 +15,11 @@ from hese.errors import HeseInputError
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``analyze`` with its sub-commands ``transport`` and ``water``; return the ``analyze`` parser."""
-    analyze = subparsers.add_parser("analyze", help="analyse trajectories: transport, water structure")
+    """Register ``analyze`` with its sub-commands ``transport``, ``water`` and ``solvation``.
+
+    Returns the ``analyze`` parser.
+    """
+    analyze = subparsers.add_parser("analyze", help="analyse trajectories: transport, water structure, solvation")
     analyses = analyze.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
 
     t = analyses.add_parser(
@@ -50,10 +53,37 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPars
     w.add_argument("--neighbours", action="append", choices=("water", "any_oxygen"), metavar="MODE",
                    help="neighbours of q: water (default) or any_oxygen (water and anion oxygens); repeatable")
     w.set_defaults(func=_water)
+
+    s = analyses.add_parser(
+        "solvation",
+        help="RDFs and cutoffs, coordination numbers, speciation, shell entropy, ion pairing, ion clusters",
+        description="Writes rdf.parquet, coordination.parquet, speciation.parquet, shell_entropy.parquet, "
+                    "ion_pairing.parquet, clusters.parquet (and zn_chains.parquet with Zn and Cl) and summary.json "
+                    "to --out. A hese --run takes its cations, anions, solvents and coordinating atoms from build.json "
+                    "and the species registry.",
+    )
+    _inputs(s, runs=None, blocks_default=10)
+    for kind, example in (("cation", "Li='name Li'"), ("anion", "FSI='resname FSI and name O1 O2 O3 O4'"),
+                          ("solvent", "DME='resname DME and name O1 O2'")):
+        s.add_argument(f"--{kind}", action="append", default=[], metavar="NAME=SELECTION",
+                       help=f"with --topology: a {kind} species and the MDAnalysis selection of its "
+                            f"{'atom (one per ion)' if kind == 'cation' else 'coordinating atoms'}, "
+                            f"e.g. {example} (repeatable)")
+    s.add_argument("--charge", action="append", default=[], metavar="NAME=Z",
+                   help="formal charge of an ion that is not in the registry (repeatable)")
+    s.add_argument("--cutoff", action="append", default=[], metavar="[CATION:]PARTNER=NM",
+                   help="shell cutoff (nm) for a partner, for every cation or for one (repeatable); "
+                        "default: the first minimum after the first peak of g(r)")
+    s.add_argument("--rdf-range-nm", type=float, metavar="NM",
+                   help="RDF range (default 0.6 nm or just below half the box edge)")
+    s.add_argument("--rdf-bin-nm", type=float, default=0.005, metavar="NM", help="RDF bin width (default 0.005 nm)")
+    s.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="processes reading frames in parallel (default 1; results are identical)")
+    s.set_defaults(func=_solvation)
     return analyze
 
 
-def _inputs(p: argparse.ArgumentParser, runs: str | None) -> None:
+def _inputs(p: argparse.ArgumentParser, runs: str | None, blocks_default: int = 5) -> None:
     where = "(in DIR, DIR/build or DIR/md; DIR may also be the run's build/ or md/ folder)"
     p.add_argument("--run", nargs=runs, metavar="DIR",
                    help=f"hese run folder(s) (replicas of one system) with topology.pdb, build.json and "
@@ -65,7 +95,8 @@ def _inputs(p: argparse.ArgumentParser, runs: str | None) -> None:
     p.add_argument("--start", type=int, default=0, help="first frame (default 0)")
     p.add_argument("--stop", type=int, help="frame to stop before (default: the end)")
     p.add_argument("--step", type=int, default=1, help="analyse every STEP-th frame (default 1)")
-    p.add_argument("--blocks", type=int, default=5, help="independent time blocks for uncertainties (default 5)")
+    p.add_argument("--blocks", type=int, default=blocks_default,
+                   help=f"independent time blocks for uncertainties (default {blocks_default})")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
@@ -146,4 +177,47 @@ def _water(args: argparse.Namespace) -> None:
     print(result.water_entropy.to_string(index=False))
     print(result.hbonds.to_string(index=False))
     for line in result.summary["warnings"]:
+        print(f"warning: {line}")
+
+
+def _solvation(args: argparse.Namespace) -> None:
+    import sys
+
+    from hese.analysis import solvation
+
+    _check_one_input(args)
+    frames = _frames(args)
+    if args.run:
+        if args.cation or args.anion or args.solvent or args.charge:
+            raise HeseInputError("--cation, --anion, --solvent and --charge go with --topology; "
+                                 "a --run takes its species from build.json")
+        source = solvation.run_input(args.run)
+    else:
+        source = solvation.file_input(args.topology, args.trajectory, args.cation, args.anion, args.solvent,
+                                      args.charge)
+    cations = [s.name for s in source.species if s.kind == "cation"]
+    partners = [s.name for s in source.species if s.kind != "cation"]
+    cutoffs = solvation.parse_cutoffs(args.cutoff, cations, partners)
+    result = solvation.analyze_solvation(
+        source, cutoffs, frames, n_blocks=args.blocks, workers=args.workers, rdf_range_nm=args.rdf_range_nm,
+        rdf_bin_nm=args.rdf_bin_nm, progress=sys.stderr.isatty(),
+    )
+    result.write(args.out)
+    if args.json:
+        print(json.dumps(result.summary, indent=2, ensure_ascii=False))
+        return
+    summary = result.summary
+    print(f"solvation of {summary['source']}: {summary['n_frames']} frames → {args.out}")
+    print(result.coordination.to_string(index=False))
+    print(result.shell_entropy.to_string(index=False))
+    if len(result.ion_pairing):
+        print(result.ion_pairing.to_string(index=False))
+    c = summary["clusters"]
+    print(f"ion clusters: mean size {c['mean_size_ions']} ions (ion-weighted {c['ion_weighted_mean_size_ions']}), "
+          f"free fractions {c['free_fraction']}")
+    if summary["zn_chains"] is not None:
+        z = summary["zn_chains"]
+        print(f"Cl-bridged Zn chains: mean length {z['mean_length_zn']} Zn, longest {z['longest_zn']}, "
+              f"bridged Zn fraction {z['bridged_zn_fraction']}")
+    for line in summary["warnings"]:
         print(f"warning: {line}")

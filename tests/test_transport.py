@@ -11,7 +11,7 @@ from analysis_helpers import random_walk, run_cli, wrap, write_run, write_trajec
 from MDAnalysis.analysis.msd import EinsteinMSD
 
 from hese.analysis import columns as col
-from hese.analysis import frames
+from hese.analysis import frames, transport
 from hese.analysis.inputs import file_source
 from hese.analysis.transport import SLOPE_TOLERANCE, analyze_transport, msd_fft, msd_fft_blocks
 
@@ -145,6 +145,21 @@ def test_uncorrelated_ions_conduct_as_nernst_einstein(tmp_path):
     assert abs(eh - ne) < 3 * np.hypot(eh_err, ne_err)
     haven = result.summary["haven"]["formal"]
     assert abs(haven["haven_ratio"] - 1) < 3 * haven["haven_ratio_err"]
+
+
+def test_same_tables_on_one_thread_and_on_several(tmp_path, monkeypatch):
+    box = np.full(3, 2.5)
+    walk = random_walk(np.random.default_rng(7), 700, 40, 0.03, 2.5)
+    top, traj = _ions(tmp_path, walk, box)
+    sources = [file_source(top, [traj], ["Li=resname LI", "Cl=resname CL"])] * 2  # replicas too
+    results = []
+    for threads in (1, 3):
+        monkeypatch.setattr(transport, "usable_threads", lambda threads=threads: threads)
+        # small chunks and batches: block MSDs start while frames are still read, many jobs per MSD
+        monkeypatch.setattr(transport, "FFT_BATCH_BYTES", 48 * 2048 * 7)
+        results.append(analyze_transport(sources, 300.0, chunk_frames=50))
+    for table in ("msd", "diffusion", "conductivity"):
+        pd.testing.assert_frame_equal(getattr(results[0], table), getattr(results[1], table), check_exact=True)
 
 
 def test_bound_ion_pairs_do_not_conduct(tmp_path):

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import MDAnalysis as mda
@@ -405,11 +405,14 @@ def read_centres_of_mass(
     unwrap: bool = True,
     chunk_frames: int = CHUNK_FRAMES,
     source: str = "trajectory",
+    on_chunk: Callable[[int, dict[str, np.ndarray]], None] | None = None,
 ) -> CentreTrajectory:
     """Centres of mass of every molecule of every species, unwrapped frame to frame.
 
     With ``unwrap=False`` the trajectory must already be unwrapped (continuous atom positions);
-    the centres of mass are then returned as they are.
+    the centres of mass are then returned as they are. ``on_chunk``, if given, is called after
+    every chunk with the number of frames done and the arrays (F, M, 3) being filled, whose rows
+    up to that number are final (to start work on them while the rest is read).
     """
     n_frames = len(frame_numbers(universe, frames))
     all_indices = np.concatenate([m.indices for m in species])
@@ -428,6 +431,8 @@ def read_centres_of_mass(
             else:
                 out[m.name][rows] = coms
         done += len(chunk.frames)
+        if on_chunk is not None:
+            on_chunk(done, out)
     return CentreTrajectory(times, boxes, out)
 
 

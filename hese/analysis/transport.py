@@ -151,20 +151,20 @@ def analyze_transport(
     """
     _check_parameters(sources, temperature_k, viscosity_mpa_s, n_blocks)
     prepared = [_prepare(s, frames, n_blocks) for s in sources]  # every check that needs no frame, first
-    runs = [_read(s, universe, molecules, frames, unwrap, chunk_frames) for s, (universe, molecules) in
-            zip(sources, prepared, strict=True)]
-    _check_replicas(runs)
-    n_frames = min(len(r.volume_nm3) for r in runs)
+    n_frames = min(len(frame_numbers(universe, frames)) for universe, _ in prepared)
     max_lag = n_frames // n_blocks // 2
+    with _executor() as pool:  # the FFTs release the GIL: block MSDs while the frames are read, then the rest
+        block_jobs = []
+        runs = [_read(s, universe, molecules, frames, unwrap, chunk_frames, _BlockMSDs(
+            block_bounds(n_frames, n_blocks), max_lag, pool, block_jobs)) for s, (universe, molecules) in
+                zip(sources, prepared, strict=True)]
+        _check_replicas(runs)
+        names = list(runs[0].positions)
+        full = {n: [msd_fft(r.positions[n][:n_frames], executor=pool) for r in runs] for n in names}
+        msd = {n: np.mean(full[n], axis=0) for n in names}
+        blocks = {n: np.array([job.result()[n] for job in block_jobs]) for n in names}
     dt = runs[0].dt_ps
-    names = list(runs[0].positions)
     volume_nm3 = float(np.mean([r.volume_nm3.mean() for r in runs]))
-    bounds = block_bounds(n_frames, n_blocks)
-    with _executor() as pool:  # batches of molecules on all threads: the FFTs release the GIL
-        both = {n: [msd_fft_blocks(r.positions[n][:n_frames], bounds, max_lag, executor=pool) for r in runs]
-                for n in names}
-    msd = {n: np.mean([full for full, _ in both[n]], axis=0) for n in names}
-    blocks = {n: np.concatenate([parts for _, parts in both[n]]) for n in names}
     windows = {n: diffusive_window(msd[n].sum(axis=1), max_lag) for n in names}
     d = {n: _diffusion(msd[n], blocks[n], windows[n], dt) for n in names}
     counts = {n: runs[0].positions[n].shape[1] for n in names}
@@ -235,10 +235,28 @@ def _prepare(source: Source, frames: slice, n_blocks: int) -> tuple[mda.Universe
     return universe, molecules
 
 
+class _BlockMSDs:
+    """After each chunk read, a job on ``pool`` for every time block now complete: its MSD per species (to max_lag)."""
+
+    def __init__(self, bounds: np.ndarray, max_lag: int, pool: Executor, jobs: list[Future]) -> None:
+        self.pending = [(int(a), int(b)) for a, b in bounds]
+        self.max_lag, self.pool, self.jobs = max_lag, pool, jobs
+
+    def __call__(self, done: int, positions: dict[str, np.ndarray]) -> None:
+        while self.pending and self.pending[0][1] <= done:
+            a, b = self.pending.pop(0)
+            self.jobs.append(self.pool.submit(_block_msd, {n: p[a:b] for n, p in positions.items()}, self.max_lag))
+
+
+def _block_msd(blocks: dict[str, np.ndarray], max_lag: int) -> dict[str, np.ndarray]:
+    return {n: msd_fft(p, max_lag) for n, p in blocks.items()}
+
+
 def _read(
-    source: Source, universe: mda.Universe, molecules: list[Molecules], frames: slice, unwrap: bool, chunk_frames: int
+    source: Source, universe: mda.Universe, molecules: list[Molecules], frames: slice, unwrap: bool, chunk_frames: int,
+    on_chunk=None,
 ) -> _Run:
-    coms = read_centres_of_mass(universe, molecules, frames, unwrap, chunk_frames, source.label)
+    coms = read_centres_of_mass(universe, molecules, frames, unwrap, chunk_frames, source.label, on_chunk)
     return _Run(
         source.label,
         _frame_spacing(coms.times_ps, source.label),
@@ -410,7 +428,12 @@ def _summary(runs, diffusion, conductivity, windows, eh_window, counts, n_frames
 # kernels
 
 
-def msd_fft(positions: np.ndarray, max_lag: int | None = None, batch_bytes: int = FFT_BATCH_BYTES) -> np.ndarray:
+def msd_fft(
+    positions: np.ndarray,
+    max_lag: int | None = None,
+    batch_bytes: int | None = None,
+    executor: Executor | None = None,
+) -> np.ndarray:
     """Per-axis mean squared displacement (L + 1, 3) of unwrapped positions (F, N, 3), averaged over N.
 
     Lags 0 to L = ``max_lag`` (default F − 1). For one coordinate x of one molecule, with
@@ -423,16 +446,18 @@ def msd_fft(positions: np.ndarray, max_lag: int | None = None, batch_bytes: int 
     The inverse transform is linear, so the power spectra of all molecules are summed first and
     transformed back once per axis. Molecules are processed in batches, centred on their mean
     position and laid out time-last in one zero-padded work array, so that the real FFTs run on
-    contiguous rows and the FFT's output stays below ``batch_bytes``.
+    contiguous rows and the FFT's output stays below ``batch_bytes`` (default :data:`FFT_BATCH_BYTES`).
+    Batches run as jobs of ``executor`` if given; their sums are added in batch order, so the result
+    does not depend on it.
     """
-    return _msd_of_batches(positions, np.empty((0, 2), dtype=int), max_lag, None, batch_bytes, None)[0]
+    return _msd_of_batches(positions, np.empty((0, 2), dtype=int), max_lag, None, batch_bytes, executor)[0]
 
 
 def msd_fft_blocks(
     positions: np.ndarray,
     bounds: np.ndarray,
     block_max_lag: int | None = None,
-    batch_bytes: int = FFT_BATCH_BYTES,
+    batch_bytes: int | None = None,
     executor: Executor | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The MSD (F, 3) of :func:`msd_fft` at every lag and the MSDs (B, L + 1, 3) of the time blocks ``bounds``.
@@ -450,6 +475,7 @@ def msd_fft_blocks(
 
 def _msd_of_batches(positions, bounds, max_lag, block_max_lag, batch_bytes, executor):
     n_frames, n_molecules, _ = positions.shape
+    batch_bytes = FFT_BATCH_BYTES if batch_bytes is None else batch_bytes
     full = _FFTPlan(n_frames, max_lag)
     plans = [_FFTPlan(b - a, block_max_lag) for a, b in bounds]
     batch = max(1, min(n_molecules, batch_bytes // (3 * 16 * full.n_fft)))

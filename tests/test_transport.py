@@ -154,7 +154,7 @@ def test_same_tables_on_one_thread_and_on_several(tmp_path, monkeypatch):
     sources = [file_source(top, [traj], ["Li=resname LI", "Cl=resname CL"])] * 2  # replicas too
     results = []
     for threads in (1, 3):
-        monkeypatch.setattr(transport, "usable_threads", lambda threads=threads: threads)
+        monkeypatch.setattr(frames, "usable_threads", lambda threads=threads: threads)
         # small chunks and batches: block MSDs start while frames are still read, many jobs per MSD
         monkeypatch.setattr(transport, "FFT_BATCH_BYTES", 48 * 2048 * 7)
         results.append(analyze_transport(sources, 300.0, chunk_frames=50))

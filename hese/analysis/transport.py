@@ -35,7 +35,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +53,7 @@ from hese.analysis.frames import (
     open_universe,
     read_centres_of_mass,
     select,
+    thread_pool,
 )
 from hese.analysis.inputs import Source
 from hese.analysis.tables import json_number, write_table
@@ -70,7 +71,6 @@ POINTS_PER_DECADE = 10  # log-spaced lags on which the local slope is measured
 SLOPE_HALF_WIDTH = 2  # local slope: regression over 2 × 2 + 1 neighbouring log-spaced lags
 MIN_MAX_LAG = 8  # frames: the shortest fit range that can hold a window
 FFT_BATCH_BYTES = 16 * 2**20
-MAX_THREADS = 8  # for the MSD FFTs; more add memory (two work arrays each) and little speed
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ def analyze_transport(
     prepared = [_prepare(s, frames, n_blocks) for s in sources]  # every check that needs no frame, first
     n_frames = min(len(frame_numbers(universe, frames)) for universe, _ in prepared)
     max_lag = n_frames // n_blocks // 2
-    with _executor() as pool:  # the FFTs release the GIL: block MSDs while the frames are read, then the rest
+    with thread_pool() as pool:  # the FFTs release the GIL: block MSDs while the frames are read, then the rest
         block_jobs = []
         runs = [_read(s, universe, molecules, frames, unwrap, chunk_frames, _BlockMSDs(
             block_bounds(n_frames, n_blocks), max_lag, pool, block_jobs)) for s, (universe, molecules) in
@@ -175,32 +175,6 @@ def analyze_transport(
     summary = _summary(runs, diffusion, conductivity, windows, eh_window, counts, n_frames, n_blocks, max_lag,
                        volume_nm3, temperature_k, viscosity_mpa_s, unwrap)
     return TransportResult(table, diffusion, conductivity, summary)
-
-
-def usable_threads() -> int:
-    """Threads for the MSD FFTs: the CPUs this process may use, at most ``OMP_NUM_THREADS`` and :data:`MAX_THREADS`."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    try:
-        limit = int(os.environ.get("OMP_NUM_THREADS", ""))
-    except ValueError:
-        limit = cpus
-    return max(1, min(cpus, limit, MAX_THREADS))
-
-
-def _executor() -> Executor:
-    """A pool of :func:`usable_threads` threads, or, for one thread, one that runs each job when it is submitted."""
-    threads = usable_threads()
-    return ThreadPoolExecutor(threads) if threads > 1 else _Inline()
-
-
-class _Inline(Executor):
-    def submit(self, fn, /, *args, **kwargs) -> Future:
-        job: Future = Future()
-        try:
-            job.set_result(fn(*args, **kwargs))
-        except BaseException as err:  # kept for whoever asks for the result, as in a pool
-            job.set_exception(err)
-        return job
 
 
 def _check_parameters(sources: Sequence[Source], temperature_k, viscosity_mpa_s, n_blocks) -> None:

@@ -38,7 +38,15 @@ import pandas as pd
 
 from hese.analysis import columns as col
 from hese.analysis.blocks import block_of_frame, standard_error
-from hese.analysis.frames import CHUNK_FRAMES, Molecules, frame_numbers, iter_chunks, open_universe, select
+from hese.analysis.frames import (
+    CHUNK_FRAMES,
+    Molecules,
+    frame_numbers,
+    iter_chunks,
+    open_universe,
+    select,
+    thread_pool,
+)
 from hese.analysis.neighbors import minimum_image, nearest, pairs_within, periodic_tree
 from hese.analysis.tables import json_number, write_table
 from hese.errors import HeseInputError
@@ -186,10 +194,13 @@ def analyze_water(
     n = len(water.oxygens)
     indices = np.concatenate([water.oxygens, water.hydrogens.ravel(), water.other_oxygens])
     done = 0
-    for chunk in iter_chunks(universe, indices, frames, chunk_frames, label):
-        for positions, box in zip(chunk.positions_nm, chunk.boxes_nm, strict=True):
-            _frame(positions[:n], positions[n : 3 * n].reshape(n, 2, 3), positions[3 * n :], box, sums, block[done])
-            done += 1
+    with thread_pool() as pool:  # frames on all threads: the KD-tree queries release the GIL
+        for chunk in iter_chunks(universe, indices, frames, chunk_frames, label):
+            jobs = [pool.submit(_frame, p[:n], p[n : 3 * n].reshape(n, 2, 3), p[3 * n :], box, modes)
+                    for p, box in zip(chunk.positions_nm, chunk.boxes_nm, strict=True)]
+            for job in jobs:  # added in frame order
+                sums.add(block[done], *job.result())
+                done += 1
     return _result(sums, modes, n, len(numbers), len(water.other_oxygens), label)
 
 
@@ -202,22 +213,29 @@ class _Sums:
         self.hbonds = np.zeros(n_blocks)
         self.molecule_frames = np.zeros(n_blocks)
 
+    def add(self, block: int, q: dict[str, np.ndarray], hbonds: int) -> None:
+        """Add one frame's q values per neighbour mode and hydrogen-bond count to ``block``."""
+        for mode, values in q.items():
+            self.q_counts[mode][block] += q_histogram(values)
+            self.q_sum[mode][block] += values.sum()
+        self.hbonds[block] += hbonds
+        self.molecule_frames[block] += len(next(iter(q.values())))
 
-def _frame(oxygens, hydrogens, others, box, sums: _Sums, block: int) -> None:
+
+def _frame(oxygens, hydrogens, others, box, modes: Sequence[str]) -> tuple[dict[str, np.ndarray], int]:
+    """q of every water (N,) per neighbour mode, and the number of hydrogen bonds, in one frame."""
     index = np.arange(len(oxygens))
     tree = periodic_tree(oxygens, box)
-    for mode in sums.q_counts:
+    q = {}
+    for mode in modes:
         if mode == "water":
             neighbours = oxygens[nearest(tree, oxygens, 4, index)]
         else:
             every = np.concatenate([oxygens, others])
             neighbours = every[nearest(periodic_tree(every, box), oxygens, 4, index)]
-        q = tetrahedral_order(minimum_image(neighbours - oxygens[:, None], box))
-        sums.q_counts[mode][block] += q_histogram(q)
-        sums.q_sum[mode][block] += q.sum()
+        q[mode] = tetrahedral_order(minimum_image(neighbours - oxygens[:, None], box))
     pairs = pairs_within(tree, HB_R_OO_MAX_NM)
-    sums.hbonds[block] += hbond_count(oxygens, hydrogens, pairs, box, np.cos(np.radians(HB_ANGLE_MAX_DEG)))
-    sums.molecule_frames[block] += len(oxygens)
+    return q, hbond_count(oxygens, hydrogens, pairs, box, np.cos(np.radians(HB_ANGLE_MAX_DEG)))
 
 
 def _result(sums: _Sums, modes, n_molecules: int, n_frames: int, n_others: int, label: str) -> WaterResult:

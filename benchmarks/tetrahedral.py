@@ -5,7 +5,8 @@ in random directions; independent frames) and times, in one process:
 
 - floor: a bare MDAnalysis loop that only reads the trajectory once;
 - hese: ``analyze_water`` (reading, periodic KD-tree per frame, four nearest oxygens, q, P(q),
-  tetrahedral entropy, hydrogen bonds, time blocks), printed as waters·frames per second;
+  tetrahedral entropy, hydrogen bonds, time blocks), printed as waters·frames per second of wall
+  time and of CPU time (frames run on the CPUs the process may use, at most ``OMP_NUM_THREADS``);
 - scaling: the same analysis for several numbers of waters at a fixed number of frames, with the
   exponent of time ∝ N^k from a log–log fit (k ≈ 1: linear in the number of waters).
 
@@ -24,6 +25,7 @@ import MDAnalysis as mda
 import numpy as np
 from MDAnalysis.coordinates.memory import MemoryReader
 
+from hese.analysis.frames import usable_threads
 from hese.analysis.water import analyze_water
 
 WATERS_PER_NM3 = 33.4
@@ -56,11 +58,11 @@ def write_water(folder: Path, n_waters: int, n_frames: int, seed: int = 0) -> tu
     return top, xtc
 
 
-def timed_analysis(top: Path, xtc: Path) -> float:
-    """Wall time (s) of the whole water analysis of one trajectory."""
-    t = time.perf_counter()
+def timed_analysis(top: Path, xtc: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (all threads) of the whole water analysis of one trajectory."""
+    wall, cpu = time.perf_counter(), time.process_time()
     analyze_water(top, [xtc], "resname HOH")
-    return time.perf_counter() - t
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:
@@ -79,9 +81,10 @@ def main() -> None:
         for _ in mda.Universe(str(top), str(xtc)).trajectory:
             pass
         floor = time.perf_counter() - t
-        whole = timed_analysis(top, xtc)
-        print(f"{n_waters} waters × {n_frames} frames: hese {whole:.2f} s = {n_waters * n_frames / whole:,.0f} "
-              f"waters·frames/s (reading alone, bare MDAnalysis loop: {floor:.2f} s)")
+        wall, cpu = timed_analysis(top, xtc)
+        print(f"{n_waters} waters × {n_frames} frames on {usable_threads()} thread(s): hese {wall:.2f} s "
+              f"(CPU {cpu:.2f} s) = {n_waters * n_frames / wall:,.0f} waters·frames/s "
+              f"({n_waters * n_frames / cpu:,.0f} per CPU second; reading alone, bare MDAnalysis loop: {floor:.2f} s)")
 
         scaling_frames = max(10, n_frames // 10)
         sizes = [n_waters // 4, n_waters // 2, n_waters, 2 * n_waters]
@@ -89,9 +92,11 @@ def main() -> None:
         for n in sizes:
             files = write_water(Path(tmp), n, scaling_frames, seed=n)
             timed_analysis(*files)  # warm-up: offsets, caches
-            seconds.append(min(timed_analysis(*files) for _ in range(2)))
-            print(f"  {n:6d} waters × {scaling_frames} frames: {seconds[-1]:.3f} s, "
-                  f"{seconds[-1] / (n * scaling_frames) * 1e6:.2f} µs per water·frame")
+            wall, cpu = min(timed_analysis(*files) for _ in range(2))
+            seconds.append(wall)
+            print(f"  {n:6d} waters × {scaling_frames} frames: {wall:.3f} s (CPU {cpu:.3f} s), "
+                  f"{wall / (n * scaling_frames) * 1e6:.2f} µs per water·frame = {n * scaling_frames / wall:,.0f} "
+                  f"waters·frames/s")
         k = np.polyfit(np.log(sizes), np.log(seconds), 1)[0]
         print(f"time ∝ N^{k:.2f} over {sizes[0]}–{sizes[-1]} waters (1 = linear)")
 

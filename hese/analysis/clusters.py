@@ -81,8 +81,7 @@ def ion_clusters(
         comp_an = np.bincount(labels, weights=np.tile(1 - is_cation, n_batch), minlength=n_comp)
         comp_q = np.bincount(labels, weights=np.tile(charge, n_batch), minlength=n_comp)
         rows = np.rint(np.stack([comp_cat, comp_an, comp_q], axis=1)).astype(np.int64)
-        unique, counts = np.unique(rows, axis=0, return_counts=True)
-        kinds.append(np.column_stack([unique, counts]))
+        kinds.append(_count_rows(rows))
         size = comp_cat + comp_an
         sizes_sq += float((size ** 2).sum())
         n_clusters += n_comp
@@ -103,6 +102,7 @@ def ion_clusters(
         "mean_size_ions": json_number(n_ions / n_clusters if n_clusters else float("nan")),
         "ion_weighted_mean_size_ions": json_number(sizes_sq / n_ions if n_ions else float("nan")),
         "largest_ions": int(table[col.N_IONS].max()) if len(table) else 0,
+        "free_ion_fraction": json_number(free.sum() / n_ions if n_ions else float("nan")),
         "free_fraction": free_fraction,
     }
     return IonClusters(table, summary)
@@ -139,12 +139,26 @@ def zn_chains(frame: np.ndarray, zn: np.ndarray, chloride: np.ndarray, n_frames:
     return ZnChains(table[list(col.TABLES["zn_chains"])], summary)
 
 
+def _count_rows(rows: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Distinct integer rows (R, 3) with their (weighted) counts: (U, 4), via one integer code per row."""
+    if len(rows) == 0:
+        return np.zeros((0, 4), dtype=np.int64)
+    low = rows.min(axis=0)
+    span = rows.max(axis=0) - low + 1
+    code = ((rows[:, 0] - low[0]) * span[1] + rows[:, 1] - low[1]) * span[2] + rows[:, 2] - low[2]
+    unique, inverse = np.unique(code, return_inverse=True)
+    counts = np.bincount(inverse.ravel(), weights=weights, minlength=len(unique))
+    first = np.zeros(len(unique), dtype=np.int64)
+    first[inverse.ravel()[::-1]] = np.arange(len(code))[::-1]  # a row of each code
+    return np.column_stack([rows[first], np.rint(counts).astype(np.int64)])
+
+
 def _kind_table(kinds: np.ndarray) -> pd.DataFrame:
     """Merge (n_cation, n_anion, q, count) rows of several batches into the clusters table."""
     if len(kinds) == 0:
         return pd.DataFrame(columns=list(col.TABLES["clusters"]))
-    unique, inverse = np.unique(kinds[:, :3], axis=0, return_inverse=True)
-    counts = np.bincount(inverse.ravel(), weights=kinds[:, 3]).astype(np.int64)
+    merged = _count_rows(kinds[:, :3], weights=kinds[:, 3].astype(float))
+    unique, counts = merged[:, :3], merged[:, 3]
     n_ions = unique[:, 0] + unique[:, 1]
     order = np.lexsort((unique[:, 2], unique[:, 1], unique[:, 0], n_ions))
     table = pd.DataFrame({

@@ -25,8 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter1d
-from scipy.signal import find_peaks
 
 RDF_RANGE_NM = 0.6
 RDF_BIN_NM = 0.005
@@ -35,7 +33,7 @@ CONTACT_PEAK_MAX_NM = 0.4  # a first peak further out is solvent-separated, not 
 REL_PROMINENCE = 0.1  # peak and minimum stand out by at least this fraction of the peak height …
 NOISE_SIGMAS = 4.0  # … and by at least this many standard errors of the smoothed g(r)
 TROUGH_RATIO = 0.5  # the minimum is at most this fraction of the peak height
-MAX_CELLS_PER_AXIS = 40  # keeps a frame's cell index below 2**16 (radix sort)
+MAX_CELLS_PER_AXIS = 40  # keeps a frame's cell index below 2**16 − 1 (radix sort; 2**16 − 1 marks "none")
 CANDIDATE_BUDGET = 2_000_000  # candidate pairs examined at once (memory ~ 100 bytes each)
 
 
@@ -68,7 +66,7 @@ def find_cutoff(r_nm: np.ndarray, g: np.ndarray, norm: np.ndarray | None = None,
 
     1. g is smoothed with a Gaussian of standard deviation ``smooth_nm``: :math:`s = G * g`.
     2. The first peak is the first local maximum of s whose topographic prominence (height above
-       the higher of its two bases, :func:`scipy.signal.find_peaks`) is at least
+       the higher of its two bases, :func:`maxima`) is at least
        :math:`\\max(\\text{REL\\_PROMINENCE}\\, s_\\mathrm{peak}, \\text{NOISE\\_SIGMAS}\\, \\sigma_s)`.
        It must lie within :data:`CONTACT_PEAK_MAX_NM`: a first peak further out belongs to
        solvent-separated partners, which do not coordinate.
@@ -102,15 +100,15 @@ def find_cutoff(r_nm: np.ndarray, g: np.ndarray, norm: np.ndarray | None = None,
     r_nm, g = np.asarray(r_nm, dtype=float), np.asarray(g, dtype=float)
     width = r_nm[1] - r_nm[0]
     sigma_bins = smooth_nm / width
-    s = gaussian_filter1d(g, sigma_bins, mode="nearest")
+    s = smooth(g, sigma_bins)
     if norm is None:
         noise = np.zeros_like(s)
     else:
         norm = np.asarray(norm, dtype=float)
         variance = np.divide(g, norm, out=np.zeros_like(g), where=norm > 0)
-        noise = np.sqrt(gaussian_filter1d(variance, sigma_bins, mode="nearest") / (2 * np.sqrt(np.pi) * sigma_bins))
-    peaks, peak_props = find_peaks(s, prominence=0.0)
-    good = peak_props["prominences"] >= np.maximum(REL_PROMINENCE * s[peaks], NOISE_SIGMAS * noise[peaks])
+        noise = np.sqrt(smooth(variance, sigma_bins) / (2 * np.sqrt(np.pi) * sigma_bins))
+    peaks, peak_prominence = maxima(s)
+    good = peak_prominence >= np.maximum(REL_PROMINENCE * s[peaks], NOISE_SIGMAS * noise[peaks])
     good &= s[peaks] > 0
     if not good.any():
         return CutoffSearch(None, reason=(
@@ -121,12 +119,12 @@ def find_cutoff(r_nm: np.ndarray, g: np.ndarray, norm: np.ndarray | None = None,
         return CutoffSearch(None, float(r_nm[peak]), float(s[peak]), reason=(
             f"the first peak of g(r) lies at {r_nm[peak]:.3f} nm, beyond contact distance "
             f"({CONTACT_PEAK_MAX_NM} nm): solvent-separated, the partner does not coordinate"))
-    troughs, trough_props = find_peaks(-s, prominence=0.0)
+    troughs, trough_prominence = maxima(-s)
     last = len(s) - 1 - int(np.ceil(3 * sigma_bins))
     outer = s[len(s) * 2 // 3:]
     bulk = float(outer.mean()) if len(outer) and outer.mean() > 0 else float(s[peak])
     threshold = np.maximum(REL_PROMINENCE * bulk, NOISE_SIGMAS * noise[troughs])
-    ok = (troughs > peak) & (troughs <= last) & (trough_props["prominences"] >= threshold)
+    ok = (troughs > peak) & (troughs <= last) & (trough_prominence >= threshold)
     if not ok.any():
         return CutoffSearch(None, float(r_nm[peak]), float(s[peak]), reason=(
             f"g(r) has a peak at {r_nm[peak]:.3f} nm but no clear minimum after it within "
@@ -141,6 +139,47 @@ def find_cutoff(r_nm: np.ndarray, g: np.ndarray, norm: np.ndarray | None = None,
 
 # ---------------------------------------------------------------------------------------------
 # kernels
+
+
+def smooth(values: np.ndarray, sigma_bins: float, truncate: float = 4.0) -> np.ndarray:
+    """Gaussian smoothing with the edge values repeated outward (as ``scipy.ndimage.gaussian_filter1d``, mode nearest).
+
+    .. math:: s_k = \\sum_{j=-J}^{J} w_j\\, g_{k+j}, \\qquad w_j \\propto e^{-j^2 / 2\\sigma^2},
+              \\quad J = \\lfloor \\text{truncate}\\, \\sigma + \\tfrac12 \\rfloor
+    """
+    radius = int(truncate * sigma_bins + 0.5)
+    if radius == 0 or len(values) == 0:
+        return np.asarray(values, dtype=float).copy()
+    j = np.arange(-radius, radius + 1)
+    weights = np.exp(-0.5 * (j / sigma_bins) ** 2)
+    weights /= weights.sum()
+    padded = np.pad(np.asarray(values, dtype=float), radius, mode="edge")
+    return np.convolve(padded, weights, mode="valid")
+
+
+def maxima(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Local maxima of ``x`` (the middle of a flat top) and their topographic prominences.
+
+    The prominence of a maximum is its height above the higher of its two bases, the lowest
+    points between it and the nearest higher point on either side (or the end of ``x``), as in
+    :func:`scipy.signal.peak_prominences`. The ends of ``x`` are never maxima.
+    """
+    x = np.asarray(x, dtype=float)
+    rises = np.flatnonzero(np.diff(x) != 0)  # indices where the value changes next
+    peaks = []
+    for a, b in zip(rises[:-1], rises[1:], strict=True):  # a flat run x[a+1 … b] between two changes
+        if x[a] < x[a + 1] and x[b + 1] < x[b]:
+            peaks.append((a + 1 + b) // 2)
+    prominence = []
+    for i in peaks:
+        left = x[: i + 1][::-1]
+        higher = np.flatnonzero(left > x[i])
+        left_base = left[: higher[0] if len(higher) else len(left)].min()
+        right = x[i:]
+        higher = np.flatnonzero(right > x[i])
+        right_base = right[: higher[0] if len(higher) else len(right)].min()
+        prominence.append(x[i] - max(left_base, right_base))
+    return np.array(peaks, dtype=int), np.array(prominence, dtype=float)
 
 
 def rdf_edges(range_nm: float, bin_nm: float) -> np.ndarray:
@@ -234,17 +273,20 @@ def centre_pairs(
 def _cell_grid(box: np.ndarray, r_max: float, n_centres: int, n_points: int) -> tuple[np.ndarray, np.ndarray]:
     """Cells per axis (3,) and neighbour offsets (O, 3) of the cheapest grid with cells ≥ r_max / k, k = 1, 2, 3.
 
-    Cost model in array passes per frame: 12 per (centre, neighbour cell) entry, 3 per cell and
-    20 per candidate pair (a centre and a point in one of its neighbour cells).
+    Cost model, in units of one candidate pair (a centre and a point in a cell within its reach),
+    measured: 4 per (centre, neighbour cell) entry and 0.3 per cell. A centre reaches the cells
+    that overlap its sphere, about the sphere grown by half a cell diagonal.
     """
     best = None
+    density = n_points / float(np.prod(box))
     for k in (1, 2, 3):
         cells = np.clip(np.floor(box / (r_max / k)), 1, MAX_CELLS_PER_AXIS).astype(np.int64)
         if k > 1 and (cells < 2 * k + 1).any():
             break
         offsets = _neighbour_offsets(k)
-        n_cells = int(np.prod(cells))
-        cost = n_centres * len(offsets) * (12 + 20 * n_points / n_cells) + 3 * n_cells
+        width = box / cells
+        reach = min(4 / 3 * np.pi * (r_max + np.linalg.norm(width) / 2) ** 3, float(np.prod((2 * k + 1) * width)))
+        cost = n_centres * (4 * len(offsets) + reach * density) + 0.3 * int(np.prod(cells))
         if best is None or cost < best[0]:
             best = (cost, cells, offsets)
     return best[1], best[2]
@@ -258,48 +300,58 @@ def _neighbour_offsets(k: int) -> np.ndarray:
     return o[(gap ** 2).sum(axis=1) <= k * k]
 
 
-def _wrapped_cells(positions: np.ndarray, boxes: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, list]:
-    """Cell index (F, N) within each frame (z fastest), and the wrapped coordinates per axis [(F, N)] × 3."""
+def _axis_cells(positions: np.ndarray, boxes: np.ndarray, cells: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per axis: the cell index (F, N) and the coordinate wrapped into the box (F, N)."""
     inverse = 1.0 / boxes
-    index = np.zeros(positions.shape[:2], dtype=np.int64)
-    wrapped = []
+    out = []
     for axis in range(3):
         u = positions[:, :, axis] * inverse[:, axis, None]
         u -= np.floor(u)
         column = (u * cells[axis]).astype(np.int64)
-        np.minimum(column, cells[axis] - 1, out=column)
-        index *= cells[axis]
-        index += column
+        np.minimum(column, cells[axis] - 1, out=column)  # u may round up to 1
         u *= boxes[:, axis, None]
-        wrapped.append(u)
-    return index, wrapped
+        out.append((column, u))
+    return out
+
+
 def _cell_pairs(centres, points, boxes, r_max, cells, offsets):
     n_frames, n_centres, n_points = centres.shape[0], centres.shape[1], points.shape[1]
     n_cells = int(np.prod(cells))
     frame_base = (np.arange(n_frames) * n_cells)[:, None]
-    point_cell, point_xyz = _wrapped_cells(points, boxes, cells)
-    point_cell += frame_base
-    centre_cell, centre_xyz = _wrapped_cells(centres, boxes, cells)
-    # one entry per (frame, centre, offset): the neighbouring cell and the centre's image facing it
-    strides = np.array([cells[1] * cells[2], cells[2], 1])
-    unravelled = np.stack(np.unravel_index(centre_cell, tuple(cells)), axis=-1)
-    neighbour = unravelled[:, :, None, :] + offsets[None, None]
-    shift = np.floor_divide(neighbour, cells)
-    neighbour -= shift * cells
-    target = (neighbour @ strides).reshape(n_frames, -1)
-    order = np.argsort(target.astype(np.uint16), axis=1, kind="stable")
-    per_frame = n_centres * len(offsets)
-    flat_order = (order + (np.arange(n_frames) * per_frame)[:, None]).ravel()
-    target = (np.take_along_axis(target, order, axis=1) + frame_base).ravel()
-    entry_centre = (flat_order // len(offsets)) % n_centres
-    entry_xyz = []
-    for axis in range(3):
-        image = centre_xyz[axis][:, :, None] - shift[..., axis] * boxes[:, axis, None, None]
-        entry_xyz.append(image.ravel()[flat_order])
+    axes = _axis_cells(points, boxes, cells)
+    point_cell = ((axes[0][0] * cells[1] + axes[1][0]) * cells[2] + axes[2][0] + frame_base).ravel()
+    point_xyz = [u.ravel() for _, u in axes]
+    # entries: one per (frame, centre, offset), the neighbouring cell and the centre's image facing it,
+    # built per axis on (F, C, 2k + 1) arrays and combined
+    k = int(np.abs(offsets).max())
+    steps = np.arange(-k, k + 1)
+    neighbour, image, gap2 = [], [], []
+    for axis, (cell, wrapped) in enumerate(_axis_cells(centres, boxes, cells)):
+        n = cell[:, :, None] + steps
+        width = (boxes[:, axis] / cells[axis])[:, None, None]
+        below, above = n * width - wrapped[:, :, None], wrapped[:, :, None] - (n + 1) * width
+        gap2.append(np.maximum(np.maximum(below, above), 0.0) ** 2)  # centre to the neighbour cell's slab
+        shift = (n >= cells[axis]).astype(np.int64) - (n < 0)  # the periodic image, −1, 0 or 1
+        n -= shift * cells[axis]
+        neighbour.append(n)
+        image.append((wrapped[:, :, None] - shift * boxes[:, axis, None, None]).ravel())
+    ox, oy, oz = (offsets + k).T
+    target = (neighbour[0][:, :, ox] * cells[1] + neighbour[1][:, :, oy]) * cells[2] + neighbour[2][:, :, oz]
+    target = target.reshape(n_frames, -1)  # (F, C·O): cell within the frame
+    reach = (gap2[0][:, :, ox] + gap2[1][:, :, oy] + gap2[2][:, :, oz]).reshape(n_frames, -1) <= r_max * r_max
+    target[~reach] = 2 ** 16 - 1  # cells out of reach sort last and are dropped
+    order = np.argsort(target.astype(np.uint16), axis=1, kind="stable")  # radix sort per frame
+    flat = (order + (np.arange(n_frames) * (n_centres * len(offsets)))[:, None]).ravel()
+    target = np.take_along_axis(target, order, axis=1)
+    kept = (target < n_cells).ravel()
+    target = (target + frame_base).ravel()[kept]
+    owner, o = np.divmod(flat[kept], len(offsets))  # owner: frame · C + centre
+    entry_centre = owner % n_centres
+    base = owner * (2 * k + 1)
+    entry_xyz = [image[0][base + ox[o]], image[1][base + oy[o]], image[2][base + oz[o]]]
     cover = np.bincount(target, minlength=n_frames * n_cells)
     cover_start = np.cumsum(cover) - cover
     # candidates: every point against every entry of its cell (per axis: 1-d takes are the fastest gathers)
-    point_cell = point_cell.ravel()
     count = cover[point_cell]
     has = np.flatnonzero(count)
     count = count[has]
@@ -310,7 +362,7 @@ def _cell_pairs(centres, points, boxes, r_max, cells, offsets):
     point = np.repeat(has, count)
     d2 = np.zeros(total)
     for axis in range(3):
-        diff = np.take(point_xyz[axis].ravel(), point)
+        diff = np.take(point_xyz[axis], point)
         diff -= np.take(entry_xyz[axis], entry)
         diff *= diff
         d2 += diff

@@ -234,10 +234,12 @@ class SolvationResult:
     """Tables, summary and the collected data of :func:`analyze_solvation`.
 
     Tables (columns: :data:`hese.analysis.columns.TABLES`, speciation:
-    :func:`hese.analysis.columns.speciation_columns`): ``rdf``, ``coordination``, ``speciation``,
+    :func:`hese.analysis.columns.speciation_columns`; every column is described in
+    :data:`hese.analysis.columns.DESCRIPTIONS`): ``rdf``, ``coordination``, ``speciation``,
     ``shell_entropy``, ``ion_pairing``, ``clusters`` and, for systems with Zn and Cl, ``zn_chains``
-    (else None). :meth:`with_cutoffs` re-derives everything for other cutoffs without reading the
-    trajectory again.
+    (else None). ``summary`` holds the headline numbers (keys: :func:`_summary`). ``system`` and
+    ``data`` are the resolved atoms and the collected contacts; :meth:`with_cutoffs` re-derives
+    everything for other cutoffs without reading the trajectory again.
     """
 
     rdf: pd.DataFrame
@@ -562,6 +564,22 @@ def _zn_chains(sh: Shells, system: SolvationSystem, n_frames: int) -> cl.ZnChain
 
 
 def _summary(data, system, settings, tables, used, sources, ions, chains, pairing, warnings) -> dict:
+    """The headline numbers (``summary.json``).
+
+    Keys: ``source``; ``n_frames``, ``frames`` (start, stop, step, first and last trajectory
+    frame), ``time_ps`` (first, last); ``n_blocks``, ``n_bootstrap``; ``rdf`` (range, bin) and
+    ``contact_range_nm``; ``species`` (kind, count, charge); ``cutoffs`` (cation → partner →
+    cutoff_nm and source); ``coordination`` (cation → partner → cn_molecules, cn_atoms,
+    cn_molecules_err); ``shell_entropy`` (cation → S_shell in R and J mol⁻¹ K⁻¹, its interval,
+    S_mix, numbers of compositions and observations, the three most common shells);
+    ``ion_pairing`` (anion → ssip, cip, agg); ``clusters`` (number, mean and ion-weighted mean
+    size, largest, free fraction of all ions and per species) with ``mean_cluster_size``,
+    ``free_ion_fraction`` and ``free_<species>_fraction`` repeated at the top level;
+    ``zn_chains`` (number, mean and Zn-weighted mean length, longest, bridged Zn fraction; null
+    without Zn and Cl); ``s_config_anion_r``, ``s_config_anion_j_mol_k`` and ``entropy_class``
+    (configurational entropy of the anion mole fractions: low < 1 R ≤ medium < 1.5 R ≤ high);
+    ``warnings``.
+    """
     frames = settings["frames"]
     anion_counts = {system.partners[b]: int(system.n_molecules[b]) for b in system.anions}
     s_config = config_entropy_r(anion_counts) if anion_counts else 0.0
@@ -611,6 +629,9 @@ def _summary(data, system, settings, tables, used, sources, ions, chains, pairin
                                                      map(json_number, pairing["fractions"][k]), strict=True))
                         for k, b in enumerate(system.anions)},
         "clusters": ions.summary,
+        "mean_cluster_size": ions.summary["mean_size_ions"],
+        "free_ion_fraction": ions.summary["free_ion_fraction"],
+        **{f"free_{name}_fraction": value for name, value in ions.summary["free_fraction"].items()},
         "zn_chains": None if chains is None else chains.summary,
         "s_config_anion_r": round(s_config, 6),
         "s_config_anion_j_mol_k": round(s_config * GAS_CONSTANT_J_MOL_K, 4),

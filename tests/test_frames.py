@@ -150,3 +150,20 @@ def test_direct_xtc_reading_equals_mdanalysis_reader(tmp_path, monkeypatch):
     direct = frames._direct_xtc(u.trajectory)
     assert direct is not None
     direct.close()
+
+
+def test_centres_of_mass_of_molecules_of_different_sizes_and_equal_sizes():
+    rng = np.random.default_rng(10)
+    boxes = rng.uniform(1.8, 2.2, (4, 3))
+    for sizes in ([1, 3, 2, 3], [3, 3, 3]):
+        starts = np.cumsum([0] + sizes[:-1])
+        masses = rng.uniform(1, 16, sum(sizes))
+        centres = rng.uniform(0, 2, (4, len(sizes), 3))
+        offsets = rng.normal(0, 0.1, (4, sum(sizes), 3))
+        atoms = np.repeat(centres, sizes, axis=1) + offsets  # molecules spread around their centre
+        atoms -= boxes[:, None, :] * np.floor(atoms / boxes[:, None, :])  # and broken across the box
+        got = frames.centres_of_mass(atoms, boxes, starts, masses)
+        first = np.repeat(atoms[:, starts], sizes, axis=1)
+        whole = first + offsets - np.repeat(offsets[:, starts], sizes, axis=1)  # made whole around the first atom
+        expected = np.add.reduceat(whole * masses[:, None], starts, axis=1) / np.add.reduceat(masses, starts)[:, None]
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)

@@ -146,7 +146,8 @@ def _charge(name: str, kind: str, explicit: Mapping[str, str]) -> int:
             f"--{kind} {name}: not a registry species, so its formal charge is unknown; give it with --charge {name}=Z"
         ) from None
     if entry.kind != kind:
-        raise HeseInputError(f"--{kind} {name}: the registry species {name} is a {entry.kind}, not a {kind}")
+        raise HeseInputError(f"--{kind} {name}: the registry species {name} is a {entry.kind}; give it with "
+                             f"--{entry.kind} or give its charge with --charge {name}=Z")
     return entry.charge
 
 

@@ -29,7 +29,6 @@ wildcard_constraints:
     study=STUDY.name,
     run="[^/]+",
     analysis="solvation|transport|water",
-    plot="|".join(STUDY.plots()),
 
 report: "report/workflow.rst"
 

@@ -107,10 +107,10 @@ def speciation(res: Results, top: int = 6) -> plt.Figure:
                              squeeze=False)
     for ax, cation in zip(axes.flat, cations, strict=True):
         rows = table[table["cation"] == cation]
-        labels = list(rows.groupby("label")["fraction"].mean().sort_values(ascending=False).index[:top])
+        labels = list(rows.groupby("shell")["fraction"].mean().sort_values(ascending=False).index[:top])
         height = 0.8 / len(runs)
         for k, run in enumerate(runs):
-            one = rows[rows["run"] == run].set_index("label")
+            one = rows[rows["run"] == run].set_index("shell")
             fractions = [float(one["fraction"].get(label, 0.0)) for label in labels]
             n = int(one["count"].sum()) if len(one) else 0
             ax.barh(np.arange(len(labels)) + k * height, fractions, height=height, color=f"C{k}",

@@ -151,8 +151,9 @@ def summary_table(runs: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.
     Columns: the run table (identifiers, sweep variables, S_config per sublattice), then
     ``ns_simulated``, ``density_g_cm3`` and the reached molarity of each salt
     (``molarity_<salt>_mol_l``) from the equilibration record, S_shell of each cation
-    (``s_shell_<cation>_r``, ``_j_mol_k``, 95 % interval), the mean cluster size and the free-ion
-    fraction, D of each species (``d_<species>_m2_s`` and ``_err``), the conductivities
+    (``s_shell_<cation>_r``, ``_j_mol_k``, 95 % interval), the mean cluster size
+    (``mean_cluster_size_ions``) and the fraction of each ion that is free (``free_fraction_<ion>``),
+    D of each species (``d_<species>_m2_s`` and ``_err``), the conductivities
     (``sigma_<method>_<charges>_s_m``), and ⟨q⟩ and S_q − S₀ of water
     (``q_mean_<neighbours>``, ``s_q_<neighbours>_j_mol_k``). A quantity a run lacks is null.
     """
@@ -204,9 +205,11 @@ def _shell_entropy(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _solvation_summary(table: pd.DataFrame) -> pd.DataFrame:
-    keep = [c for c in table.columns if c in ("mean_cluster_size", "free_ion_fraction")
-            or c.startswith("free_") and c.endswith("_fraction")]
-    return table[["run", *keep]]
+    """Mean cluster size (ions) and the free fraction of each ion from the solvation summary."""
+    renamed = {"clusters_mean_size_ions": "mean_cluster_size_ions"}
+    renamed.update({c: f"free_fraction_{c[len('clusters_free_fraction_'):]}" for c in table.columns
+                    if c.startswith("clusters_free_fraction_")})
+    return table[["run", *[c for c in renamed if c in table.columns]]].rename(columns=renamed)
 
 
 _HEADLINES = {

@@ -22,21 +22,22 @@ rule gather:
         "hese gather {params.root:q} > {log:q} 2>&1"
 
 
-rule plot:
+rule plots:
     input:
         "results/{study}/tables/summary.parquet",
     output:
-        png=report("results/{study}/plots/{plot}.png", caption="../report/plot.rst", category="Plots",
-                   labels={"figure": "{plot}"}),
-        svg="results/{study}/plots/{plot}.svg",
+        [report(f"results/{{study}}/plots/{name}.png", caption=f"../report/figures/{name}.rst", category="Plots",
+                labels={"figure": name}) for name in STUDY.plots()],
+        [f"results/{{study}}/plots/{name}.svg" for name in STUDY.plots()],
     log:
-        "logs/{study}/plot/{plot}.log",
+        "logs/{study}/plots.log",
     params:
-        root=lambda wc, output: os.path.dirname(os.path.dirname(output.png)),
+        root=lambda wc, input: os.path.dirname(os.path.dirname(input[0])),
+        figures=" ".join(STUDY.plots()),
     resources:
         mem_mb=2000,
         runtime=10,
     conda:
         "../envs/hese.yaml"
     shell:
-        "hese plot {params.root:q} {wildcards.plot} > {log:q} 2>&1"
+        "hese plot {params.root:q} {params.figures} > {log:q} 2>&1"

@@ -38,3 +38,13 @@ def test_uncertainties_come_last():
     for names in col.TABLES.values():
         errs = [i for i, n in enumerate(names) if n.endswith("_err") or "_err_" in n]
         assert errs == list(range(len(names) - len(errs), len(names)))
+
+
+def test_readme_documents_every_table_column():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for table, cols in col.TABLES.items():
+        assert f"`{table}.parquet`" in readme, table
+        for name in cols:
+            assert f"| `{name}` | {col.DESCRIPTIONS[name]} |" in readme, (table, name)

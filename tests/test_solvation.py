@@ -204,12 +204,16 @@ def test_entropy_kernels_and_bootstrap_interval_shrinks_with_more_data():
 
 def test_composition_codes_decode_in_both_representations():
     rng = np.random.default_rng(1)
-    observation, partner = rng.integers(0, 50, 400), rng.integers(0, 3, 400)
-    dense = np.bincount(observation * 3 + partner, minlength=150).reshape(50, 3)
-    codes, decode = solvation.composition_codes(observation, partner, 50, 3, int(dense.max()))
+    sizes = rng.integers(1, 9, 50)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    partner = rng.integers(0, 3, sizes.sum())
+    dense = np.add.reduceat(np.eye(3, dtype=int)[partner], starts)
+    codes, decode = solvation.composition_codes(starts, partner, 3)
     np.testing.assert_array_equal(decode(codes), dense)
-    codes, decode = solvation.composition_codes(observation, partner, 50, 3, 10 ** 6)  # too large for a float code
-    np.testing.assert_array_equal(decode(codes), dense)
+    assert (codes > 0).all() and decode(np.array([0])).tolist() == [[0, 0, 0]]  # 0: the empty shell
+    codes, decode = solvation.composition_codes(starts, partner, 40)  # 9 ** 40 > 2 ** 62: counted vectors
+    np.testing.assert_array_equal(decode(codes)[:, :3], dense)
+    assert (codes > 0).all() and not decode(np.array([0])).any()
 
 
 def test_partner_molecules_from_fragments_when_residues_are_not_set():

@@ -35,6 +35,8 @@ How it runs: ONE pass over the trajectory (:func:`hese.analysis.contacts.collect
 RDF histograms and every cation–partner-atom contact out to the contact range as numeric arrays.
 Cutoffs are chosen from the RDFs afterwards and applied to the contacts; all tables derive from
 them. Only when an automatic cutoff lies beyond the contact range is the trajectory read again.
+Memory follows the contacts (about 20 bytes each) plus arrays of frames × species; nothing is
+stored per frame and ion.
 """
 
 from __future__ import annotations
@@ -175,54 +177,75 @@ class Speciation:
 
 
 def speciation(sh: Shells, system: SolvationSystem, n_frames: int, n_blocks: int) -> list[Speciation]:
-    """Shell compositions of the cations of each type, every cation in every frame one observation."""
-    n_cations, n_partners = len(system.cation_atoms), len(system.partners)
-    observation = sh.frame.astype(np.int64) * n_cations + sh.cation
-    sizes = np.bincount(observation, minlength=n_frames * n_cations)
-    codes, decode = composition_codes(observation, system.molecule_type[sh.molecule], n_frames * n_cations,
-                                      n_partners, int(sizes.max(initial=0)))
-    codes = codes.reshape(n_frames, n_cations)
-    return [_speciation_of(codes[:, system.cation_type == t], decode, n_frames, n_blocks)
-            for t in range(len(system.cations))]
+    """Shell compositions of the cations of each type, every cation in every frame one observation.
+
+    Only cations with a non-empty shell are encoded (memory follows the shell memberships, not
+    frames × cations); the others count as the empty shell.
+    """
+    n_cations = len(system.cation_atoms)
+    observation = sh.frame.astype(np.int64) * n_cations + sh.cation  # non-decreasing
+    starts = np.flatnonzero(np.concatenate([[True], observation[1:] != observation[:-1]])) if len(observation) \
+        else np.zeros(0, dtype=np.int64)
+    group = observation[starts]
+    codes, decode = composition_codes(starts, system.molecule_type[sh.molecule], len(system.partners))
+    frame_block = block_of_frame(n_frames, n_blocks)
+    frames_per_block = np.bincount(frame_block, minlength=n_blocks)
+    out = []
+    for t in range(len(system.cations)):
+        mine = system.cation_type[group % n_cations] == t
+        observations = frames_per_block * int(system.n_cations[t])
+        out.append(_speciation_of(codes[mine], frame_block[group[mine] // n_cations], observations, decode))
+    return out
 
 
-def _speciation_of(codes: np.ndarray, decode, n_frames: int, n_blocks: int) -> Speciation:
-    """Speciation from the composition codes (F, cations of one type)."""
-    unique, inverse, counts = np.unique(codes.ravel(), return_inverse=True, return_counts=True)
-    order = np.lexsort((unique, -counts))  # most frequent first, ties by code
-    rank = np.empty_like(order)
+def _speciation_of(codes: np.ndarray, block: np.ndarray, observations: np.ndarray, decode) -> Speciation:
+    """Speciation of one cation type from its non-empty shells' codes and blocks and the observations per block."""
+    n_blocks = len(observations)
+    key, count = np.unique(codes * n_blocks + block, return_counts=True)
+    empty = observations - np.bincount(block, minlength=n_blocks)
+    code = np.concatenate([key // n_blocks, np.zeros(n_blocks, dtype=np.int64)])  # code 0: the empty shell
+    rows_block = np.concatenate([key % n_blocks, np.arange(n_blocks)])
+    rows_count = np.concatenate([count, empty])
+    unique, inverse = np.unique(code, return_inverse=True)
+    totals = np.bincount(inverse, weights=rows_count, minlength=len(unique)).astype(np.int64)
+    present = totals > 0
+    order = np.lexsort((unique, -totals))
+    order = order[present[order]]  # most frequent first, ties by code; compositions never seen dropped
+    rank = np.full(len(unique), -1)
     rank[order] = np.arange(len(order))
-    block = np.repeat(block_of_frame(n_frames, n_blocks), codes.shape[1])
-    block_counts = np.bincount(block * len(unique) + rank[inverse.ravel()],
-                               minlength=n_blocks * len(unique)).reshape(n_blocks, len(unique))
-    return Speciation(decode(unique[order]), counts[order], block_counts, block_counts.sum(axis=1))
+    seen = rank[inverse] >= 0
+    cell = rows_block[seen] * len(order) + rank[inverse][seen]
+    block_counts = np.bincount(cell, weights=rows_count[seen], minlength=n_blocks * len(order))
+    block_counts = block_counts.astype(np.int64).reshape(n_blocks, len(order))
+    return Speciation(decode(unique[order]), totals[order], block_counts, block_counts.sum(axis=1))
 
 
 def ion_pairing(sh: Shells, system: SolvationSystem, n_frames: int, n_blocks: int) -> dict[str, np.ndarray]:
     """SSIP / CIP / AGG fractions per anion type: anions bound to 0 / 1 / ≥ 2 cations.
 
-    Returns arrays (n_anion_types, 3) under ``fractions`` and ``errors`` (block standard errors),
-    and the number of cations bound to each anion in each frame (F, n_anion_molecules) under ``bound``.
+    Returns arrays (n_anion_types, 3) under ``fractions`` and ``errors`` (block standard errors).
+    Only bound anions are counted one by one (memory follows the contacts).
     """
-    anion_of = np.full(len(system.molecule_type), -1)
     anion_molecules = np.flatnonzero(np.isin(system.molecule_type, system.anions))
+    anion_of = np.full(len(system.molecule_type), -1)
     anion_of[anion_molecules] = np.arange(len(anion_molecules))
+    anion_type = np.searchsorted(system.anions, system.molecule_type[anion_molecules])  # 0 … T−1
+    n_types = len(system.anions)
     a = anion_of[sh.molecule]
     rows = a >= 0
-    bound = np.bincount(sh.frame[rows].astype(np.int64) * len(anion_molecules) + a[rows],
-                        minlength=n_frames * len(anion_molecules)).reshape(n_frames, len(anion_molecules))
-    state = np.minimum(bound, 2)
+    key, bound = np.unique(sh.frame[rows].astype(np.int64) * len(anion_molecules) + a[rows], return_counts=True)
+    frame, anion = np.divmod(key, max(len(anion_molecules), 1))
+    index = frame * n_types + anion_type[anion]
+    size = n_frames * n_types
+    cip = np.bincount(index, weights=bound == 1, minlength=size).reshape(n_frames, n_types)
+    agg = np.bincount(index, weights=bound >= 2, minlength=size).reshape(n_frames, n_types)
+    per_type = np.bincount(anion_type, minlength=n_types).astype(float)
+    cip, agg = cip / per_type, agg / per_type
+    per_frame = np.stack([1.0 - cip - agg, cip, agg], axis=-1)  # (F, T, 3)
     block = block_of_frame(n_frames, n_blocks)
-    types = system.molecule_type[anion_molecules]
-    fractions, errors = [], []
-    for t in system.anions:
-        s = state[:, types == t]
-        per_frame = np.stack([(s == k).mean(axis=1) for k in range(3)], axis=1)  # (F, 3)
-        fractions.append(per_frame.mean(axis=0))
-        blocks = np.stack([per_frame[block == b].mean(axis=0) for b in range(n_blocks)])
-        errors.append(np.apply_along_axis(standard_error, 0, blocks))
-    shape = (len(system.anions), 3)
-    return {"fractions": np.array(fractions).reshape(shape), "errors": np.array(errors).reshape(shape), "bound": bound}
+    blocks = np.stack([per_frame[block == b].mean(axis=0) for b in range(n_blocks)])  # (n_blocks, T, 3)
+    errors = np.apply_along_axis(standard_error, 0, blocks) if n_types else np.zeros((0, 3))
+    return {"fractions": per_frame.mean(axis=0).reshape(n_types, 3), "errors": errors.reshape(n_types, 3)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -697,40 +720,35 @@ def bootstrap_interval(block_counts: np.ndarray, n_bootstrap: int = N_BOOTSTRAP,
     return float(low) + 0.0, float(high) + 0.0
 
 
-def composition_codes(observation: np.ndarray, partner: np.ndarray, n_observations: int, n_partners: int,
-                      max_count: int):
-    """One integer per observation encoding its partner counts, and a decoder back to count vectors.
+def composition_codes(starts: np.ndarray, partner: np.ndarray, n_partners: int):
+    """One integer per non-empty shell encoding its partner counts, and a decoder back to count vectors.
 
-    With base :math:`B = \\max n + 1` the code of counts :math:`(n_0, n_1, \\dots)` is
-    :math:`\\sum_p n_p B^p`, summed in float64 (exact below 2⁵³); otherwise the count
-    vectors are ranked directly.
-
-    Parameters
-    ----------
-    observation, partner
-        Per shell member (K,): its observation (frame × cation) and partner type.
-    n_observations, n_partners
-        Totals; ``max_count`` bounds any one count.
+    The shell members (partner type of each, ``partner`` (K,)) come in groups, one per shell,
+    starting at ``starts`` (G,). With base :math:`B` = the largest shell + 1, the code of counts
+    :math:`(n_0, n_1, \\dots)` is :math:`\\sum_p n_p B^p` (exact in int64 below 2⁶³; otherwise
+    the distinct count vectors are numbered from 1). Code 0 is the empty shell.
 
     Returns
     -------
     codes, decode
-        Codes (n_observations,) int64, and a function mapping codes (C,) to counts (C, n_partners).
+        Codes (G,) int64, and a function mapping codes (C,) to counts (C, n_partners).
     """
-    base = max_count + 1
-    if float(base) ** n_partners < 2.0 ** 53:
+    sizes = np.diff(np.append(starts, len(partner)))
+    base = int(sizes.max(initial=0)) + 1
+    if float(base) ** n_partners < 2.0 ** 62:
         power = base ** np.arange(n_partners, dtype=np.int64)
-        codes = np.bincount(observation, weights=power[partner].astype(float), minlength=n_observations)
-        codes = np.rint(codes).astype(np.int64)
+        codes = np.add.reduceat(power[partner], starts) if len(starts) else np.zeros(0, dtype=np.int64)
 
         def decode(c: np.ndarray) -> np.ndarray:
             return (np.asarray(c, dtype=np.int64)[:, None] // power[None, :]) % base
 
-        return codes, decode
-    dense = np.bincount(observation * n_partners + partner, minlength=n_observations * n_partners)
-    vectors, codes = np.unique(dense.reshape(n_observations, n_partners), axis=0, return_inverse=True)
+        return codes.astype(np.int64), decode
+    group = np.repeat(np.arange(len(starts)), sizes)
+    dense = np.bincount(group * n_partners + partner, minlength=len(starts) * n_partners)
+    vectors, inverse = np.unique(dense.reshape(len(starts), n_partners), axis=0, return_inverse=True)
+    vectors = np.vstack([np.zeros((1, n_partners), dtype=vectors.dtype), vectors])
 
     def decode_dense(c: np.ndarray) -> np.ndarray:
         return vectors[np.asarray(c, dtype=np.int64)]
 
-    return codes.ravel().astype(np.int64), decode_dense
+    return inverse.ravel().astype(np.int64) + 1, decode_dense

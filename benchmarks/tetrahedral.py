@@ -88,17 +88,19 @@ def main() -> None:
 
         scaling_frames = max(10, n_frames // 10)
         sizes = [n_waters // 4, n_waters // 2, n_waters, 2 * n_waters]
-        seconds = []
+        seconds, cpu_seconds = [], []
         for n in sizes:
             files = write_water(Path(tmp), n, scaling_frames, seed=n)
             timed_analysis(*files)  # warm-up: offsets, caches
             wall, cpu = min(timed_analysis(*files) for _ in range(2))
             seconds.append(wall)
+            cpu_seconds.append(cpu)
             print(f"  {n:6d} waters × {scaling_frames} frames: {wall:.3f} s (CPU {cpu:.3f} s), "
                   f"{wall / (n * scaling_frames) * 1e6:.2f} µs per water·frame = {n * scaling_frames / wall:,.0f} "
                   f"waters·frames/s")
         k = np.polyfit(np.log(sizes), np.log(seconds), 1)[0]
-        print(f"time ∝ N^{k:.2f} over {sizes[0]}–{sizes[-1]} waters (1 = linear)")
+        k_cpu = np.polyfit(np.log(sizes), np.log(cpu_seconds), 1)[0]
+        print(f"time ∝ N^{k:.2f} (CPU time ∝ N^{k_cpu:.2f}) over {sizes[0]}–{sizes[-1]} waters (1 = linear)")
 
 
 if __name__ == "__main__":

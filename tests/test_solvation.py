@@ -85,8 +85,8 @@ def test_ion_pairing_and_clusters(shells_run):
     rows = {tuple(r[[col.N_CATION, col.N_ANION, col.NET_CHARGE]]): r[col.COUNT] for _, r in result.clusters.iterrows()}
     assert rows == {(1, 0, 1): 18, (1, 1, 0): 6, (0, 1, -1): 6}
     assert result.summary["clusters"]["free_fraction"] == {"Li": 0.75, "ANI": 0.5}
-    assert result.summary["free_Li_fraction"] == 0.75 and result.summary["free_ion_fraction"] == pytest.approx(4 / 6)
-    assert result.summary["mean_cluster_size"] == pytest.approx(6 / 5)  # 6 ions in 5 clusters per frame
+    assert result.summary["clusters"]["free_ion_fraction"] == pytest.approx(4 / 6)
+    assert result.summary["clusters"]["mean_size_ions"] == pytest.approx(6 / 5)  # 6 ions in 5 clusters per frame
     assert result.zn_chains is None and result.summary["zn_chains"] is None
 
 

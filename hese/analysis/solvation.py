@@ -596,10 +596,9 @@ def _summary(data, system, settings, tables, used, sources, ions, chains, pairin
     cn_molecules_err); ``shell_entropy`` (cation → S_shell in R and J mol⁻¹ K⁻¹, its interval,
     S_mix, numbers of compositions and observations, the three most common shells);
     ``ion_pairing`` (anion → ssip, cip, agg); ``clusters`` (number, mean and ion-weighted mean
-    size, largest, free fraction of all ions and per species) with ``mean_cluster_size``,
-    ``free_ion_fraction`` and ``free_<species>_fraction`` repeated at the top level;
-    ``zn_chains`` (number, mean and Zn-weighted mean length, longest, bridged Zn fraction; null
-    without Zn and Cl); ``s_config_anion_r``, ``s_config_anion_j_mol_k`` and ``entropy_class``
+    size, largest, free fraction of all ions and per species); ``zn_chains`` (number, mean and
+    Zn-weighted mean length, longest, bridged Zn fraction; null without Zn and Cl);
+    ``s_config_anion_r``, ``s_config_anion_j_mol_k`` and ``entropy_class``
     (configurational entropy of the anion mole fractions: low < 1 R ≤ medium < 1.5 R ≤ high);
     ``warnings``.
     """
@@ -652,9 +651,6 @@ def _summary(data, system, settings, tables, used, sources, ions, chains, pairin
                                                      map(json_number, pairing["fractions"][k]), strict=True))
                         for k, b in enumerate(system.anions)},
         "clusters": ions.summary,
-        "mean_cluster_size": ions.summary["mean_size_ions"],
-        "free_ion_fraction": ions.summary["free_ion_fraction"],
-        **{f"free_{name}_fraction": value for name, value in ions.summary["free_fraction"].items()},
         "zn_chains": None if chains is None else chains.summary,
         "s_config_anion_r": round(s_config, 6),
         "s_config_anion_j_mol_k": round(s_config * GAS_CONSTANT_J_MOL_K, 4),

@@ -231,6 +231,7 @@ class Simulation:
             return None
         done = json.loads(path.read_text())
         self._check_same(done["settings"], done.get("build_system_sha256"), f"{path}")
+        shutil.rmtree(self.restart, ignore_errors=True)  # left by a job killed while cleaning up
         log.info("%s: already finished (%d frames); nothing to do", self.out, done["n_frames"])
         return done
 
@@ -427,7 +428,8 @@ class Simulation:
             "platform": self.choice.name if self.choice else None,
             "platform_properties": self.choice.properties if self.choice else {},
             "stages": {name: {"ps": round(st.steps * s.dt_ps, 6), "wall_s": round(st.wall_s, 2),
-                              "ns_per_day": round(st.ns_per_day(s.dt_ps), 3), "jobs": st.resumed + 1}
+                              "ns_per_day": round(st.ns_per_day(s.dt_ps), 3), "jobs": st.resumed + 1,
+                              "hese_overhead": round(st.overhead, 4)}
                        for name, st in stats.items()},
             "seed": self.seed,
             "settings": s.as_dict(),
@@ -438,8 +440,9 @@ class Simulation:
         write_json(self.out / DONE, done)
         shutil.rmtree(self.restart, ignore_errors=True)
         ns = done["stages"]["production"]["ns_per_day"]
-        log.info("done: %d frames, %d thermo rows, production at %.3g ns/day; outputs in %s",
-                 done["n_frames"], done["n_thermo_rows"], ns, self.out)
+        log.info("done: %d frames, %d thermo rows, production at %.3g ns/day (%.2f %% of it outside OpenMM); "
+                 "outputs in %s", done["n_frames"], done["n_thermo_rows"], ns,
+                 100 * done["stages"]["production"]["hese_overhead"], self.out)
         return done
 
     def _verify(self, frame_steps: np.ndarray, thermo_steps: np.ndarray) -> None:

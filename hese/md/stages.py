@@ -80,15 +80,26 @@ class Stage:
 
 @dataclass
 class StageStats:
-    """Wall time and steps run by the stage, summed over every job that worked on it."""
+    """Wall time and steps run by the stage, summed over every job that worked on it.
+
+    ``md_s`` is the part of ``wall_s`` spent in OpenMM's ``integrator.step`` and in the
+    ``getState`` calls of the reports (what a bare OpenMM loop does too); the rest is hese's own
+    work (rows, frames, checks, checkpoints, logs).
+    """
 
     steps: int = 0
     wall_s: float = 0.0
+    md_s: float = 0.0
     resumed: int = 0
 
     def ns_per_day(self, dt_ps: float) -> float:
         """Simulated ns per wall-clock day."""
         return self.steps * dt_ps / 1000 / (self.wall_s / 86400) if self.wall_s > 0 else math.nan
+
+    @property
+    def overhead(self) -> float:
+        """Fraction of the wall time spent outside OpenMM: 1 − md_s / wall_s."""
+        return 1 - self.md_s / self.wall_s if self.wall_s > 0 else math.nan
 
 
 @dataclass
@@ -259,6 +270,7 @@ class StageRunner:
         every_s = self.settings.checkpoint_every_min * 60
         t_start = t_ckpt = t_log = time.monotonic()
         wall_before, steps_before, step0 = progress.stats.wall_s, progress.stats.steps, progress.step
+        md_s = progress.stats.md_s
         cap = 10  # steps per call until the speed is known
         step = progress.step
         kelvin = None
@@ -275,13 +287,15 @@ class StageRunner:
                     except mm.OpenMMException as err:
                         self._fail(step, str(err).strip().splitlines()[0])
                     took = time.monotonic() - t0
+                    md_s += took
                     cap = max(1, min(10 * cap, int(CALL_SECONDS * (nxt - step) / took) if took > 0 else 10 * cap))
                     step = nxt
                     if step % thermo_steps == 0:
-                        self._report(context, chunk, step, save_steps is not None and step % save_steps == 0)
+                        md_s += self._report(context, chunk, step, save_steps is not None and step % save_steps == 0)
                     now = time.monotonic()
                     progress.step = step
                     progress.stats.wall_s = wall_before + now - t_start
+                    progress.stats.md_s = md_s
                     progress.stats.steps = steps_before + step - step0
                     if now - t_ckpt >= every_s:
                         chunk = self._checkpoint(context, progress, chunk)
@@ -308,8 +322,11 @@ class StageRunner:
         write_json(self.folder / PROGRESS, progress.as_dict())
         return progress.stats
 
-    def _report(self, context: mm.Context, chunk: Chunk, step: int, frame: bool) -> None:
+    def _report(self, context: mm.Context, chunk: Chunk, step: int, frame: bool) -> float:
+        """Add a thermo row (and a frame); return the seconds spent in ``getState``."""
+        t0 = time.monotonic()
         state = context.getState(getEnergy=True, getPositions=frame, enforcePeriodicBox=frame)
+        took = time.monotonic() - t0
         time_ps = round(step * self.dt_ps, 9)
         row = self.thermo.row(state, step, time_ps)
         self._check(row, step)
@@ -318,6 +335,7 @@ class StageRunner:
             xyz = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
             box = np.asarray(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer))
             chunk.add_frame(xyz, box, step, time_ps)
+        return took
 
     def _check(self, row: tuple, step: int) -> None:
         temperature, pe, ke = row[2], row[3], row[4]

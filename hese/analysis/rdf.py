@@ -34,7 +34,7 @@ REL_PROMINENCE = 0.1  # peak and minimum stand out by at least this fraction of 
 NOISE_SIGMAS = 4.0  # … and by at least this many standard errors of the smoothed g(r)
 TROUGH_RATIO = 0.5  # the minimum is at most this fraction of the peak height
 MAX_CELLS_PER_AXIS = 40  # keeps a frame's cell index below 2**16 − 1 (radix sort; 2**16 − 1 marks "none")
-CANDIDATE_BUDGET = 2_000_000  # candidate pairs examined at once (memory ~ 100 bytes each)
+CANDIDATE_BUDGET = 250_000  # candidate pairs examined at once: ~100 bytes each, small enough to stay in cache
 
 
 @dataclass(frozen=True)
@@ -195,8 +195,10 @@ def histogram_counts(kind: np.ndarray, distances: np.ndarray, edges: np.ndarray,
     includes its upper edge), so the counts equal those of MDAnalysis' ``InterRDF``.
     """
     n_bins = len(edges) - 1
-    inside = (distances >= edges[0]) & (distances <= edges[-1])
-    d, kind = distances[inside], kind[inside]
+    d = distances
+    if len(d) and (d.min() < edges[0] or d.max() > edges[-1]):
+        inside = (d >= edges[0]) & (d <= edges[-1])
+        d, kind = d[inside], kind[inside]
     index = ((d - edges[0]) * (n_bins / (edges[-1] - edges[0]))).astype(np.intp)
     index[index == n_bins] -= 1
     index[d < edges[index]] -= 1

@@ -154,7 +154,7 @@ def test_nan_stops_the_run_with_stage_step_and_advice(box, tmp_path):
     system.addForce(stiff)
     (broken / "system.xml").write_text(mm.XmlSerializer.serialize(system))
     out = tmp_path / "md"
-    with pytest.raises(SimulationError, match=r"heating stage, step \d+ \(.* ps\): .*(NaN|exploded).* Try a smaller "
+    with pytest.raises(SimulationError, match=r"heating stage, steps? \d+(–\d+)? \((from )?[\d.]+ ps\): .*(NaN|exploded).* Try a smaller "
                                               r"time step .*longer minimisation"):
         simulate(broken, out, Settings.from_mapping(QUICK))
     assert not (out / "done.json").exists()

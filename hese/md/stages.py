@@ -285,7 +285,8 @@ class StageRunner:
                     try:
                         integrator.step(nxt - step)
                     except mm.OpenMMException as err:
-                        self._fail(step, str(err).strip().splitlines()[0])
+                        where = f"{step}–{nxt}" if nxt - step > 1 else f"{nxt}"
+                        self._fail(step, str(err).strip().splitlines()[0], where)
                     took = time.monotonic() - t0
                     md_s += took
                     cap = max(1, min(10 * cap, int(CALL_SECONDS * (nxt - step) / took) if took > 0 else 10 * cap))
@@ -348,11 +349,13 @@ class StageRunner:
         if pe > 1e4 * self.thermo.n_particles:
             self._fail(step, f"the potential energy exploded to {pe:.3g} kJ/mol")
 
-    def _fail(self, step: int, what: str) -> None:
+    def _fail(self, step: int, what: str, steps: str | None = None) -> None:
         s = self.settings
         smaller = f"{s.dt_fs / 2:g} fs" + ("" if s.hmr else " or --hmr with 4 fs")
+        where = f"steps {steps} (from {step * self.dt_ps:.3f} ps)" if steps and "–" in steps else \
+            f"step {steps or step} ({int(steps or step) * self.dt_ps:.3f} ps)"
         raise SimulationError(
-            f"{self.stage.name} stage, step {step} ({step * self.dt_ps:.3f} ps): {what}. Try a smaller time step "
+            f"{self.stage.name} stage, {where}: {what}. Try a smaller time step "
             f"(--timestep-fs, now {s.dt_fs:g} fs; e.g. {smaller}), a longer minimisation (--minimize-max-iterations 0, "
             f"--minimize-tolerance-kj-mol-nm below {s.minimize_tolerance_kj_mol_nm:g}) or a gentler heating "
             f"(--heating-ps above {s.heating_ps:g}); check the build for overlapping atoms. No completion marker was "

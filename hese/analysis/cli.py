@@ -66,7 +66,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPars
     for kind, example in (("cation", "Li='name Li'"), ("anion", "FSI='resname FSI and name O1 O2 O3 O4'"),
                           ("solvent", "DME='resname DME and name O1 O2'")):
         s.add_argument(f"--{kind}", action="append", default=[], metavar="NAME=SELECTION",
-                       help=f"with --topology: a {kind} species and the MDAnalysis selection of its "
+                       help=f"with --topology: {'an' if kind == 'anion' else 'a'} {kind} species and the MDAnalysis "
+                            f"selection of its "
                             f"{'atom (one per ion)' if kind == 'cation' else 'coordinating atoms'}, "
                             f"e.g. {example} (repeatable)")
     s.add_argument("--charge", action="append", default=[], metavar="NAME=Z",

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import openmm as mm
 import pandas as pd
+from MDAnalysis.lib.formats.libmdaxdr import XTCFile  # the XTC writer of MDAnalysis (imported before any MD)
 from openmm import unit
 
 from hese.io import atomic_write
@@ -110,8 +111,6 @@ class Chunk:
 
     def add_frame(self, xyz_nm: np.ndarray, box_nm: np.ndarray, step: int, time_ps: float) -> None:
         """Append one frame (positions and box in nm) to the chunk's XTC file."""
-        from MDAnalysis.lib.formats.libmdaxdr import XTCFile
-
         if self._xtc is None:
             self._xtc = XTCFile(str(self.folder / self.xtc_name), "w")
         self._xtc.write(np.asarray(xyz_nm, dtype=np.float32), np.asarray(box_nm, dtype=np.float32),
@@ -169,8 +168,6 @@ def concatenate_xtc(paths: Sequence[Path], out: Path) -> Path:
 
 def xtc_times(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Steps and times (ps) of every frame of an XTC file (reads the whole file)."""
-    from MDAnalysis.lib.formats.libmdaxdr import XTCFile
-
     steps, times = [], []
     with XTCFile(str(path)) as f:
         for frame in f:

@@ -42,3 +42,16 @@ def test_schema_fills_defaults():
     assert data["force_field"]["cutoff_nm"] == 1.0
     assert data["size"] == {}
     assert data["composition"]["solvent_basis"] == "mole"
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    import os
+
+    from hese.io import atomic_write
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write(tmp_path / "x.txt", "data")
+    finally:
+        os.umask(mask)
+    assert path.read_text() == "data" and (path.stat().st_mode & 0o777) == 0o644

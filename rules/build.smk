@@ -24,6 +24,7 @@ rule build:
     params:
         config=STUDY.configfile,
         out=lambda wc, output: os.path.dirname(output[0]),
+        system=lambda wc: STUDY.runs[wc.run].system,  # not used in the command: a changed system rebuilds
     threads: 1
     resources:
         mem_mb=2000,

@@ -22,6 +22,7 @@ rule simulate:
         out=lambda wc, output: os.path.dirname(output[0]),
         temperature_k=lambda wc: STUDY.temperature_k(wc.run),
         seed=lambda wc: STUDY.runs[wc.run].seed + 1,  # replica r: seed r + 1 (0 is not a valid OpenMM seed)
+        settings=STUDY.config["simulate"],  # not used in the command: a change of settings re-runs MD
     threads: STUDY.config["resources"]["md_threads"]
     resources:
         gpu=1,

@@ -88,6 +88,19 @@ def test_changing_analysis_settings_does_not_rerun_md(tiny):
         config.write_text(original)
 
 
+def test_changing_simulation_settings_reruns_md_but_not_the_build(tiny):
+    config = tiny / "tiny.yaml"
+    original = config.read_text()
+    try:
+        config.write_text(original.replace("production_ps: 4", "production_ps: 5"))
+        plan = snakemake(tiny, "-n", "--cores", "2")
+        assert plan.returncode == 0, plan.stderr
+        jobs = _jobs(plan.stdout + plan.stderr)
+        assert jobs.get("simulate") == 1 and "build" not in jobs
+    finally:
+        config.write_text(original)
+
+
 def test_report_includes_the_plots(tiny):
     proc = snakemake(tiny, "--report", "report.zip")
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -32,6 +32,8 @@ wildcard_constraints:
 
 report: "report/workflow.rst"
 
+localrules: all, runs_table  # seconds of work: not worth a trip through a cluster's queue
+
 
 rule all:
     input:

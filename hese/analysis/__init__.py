@@ -4,6 +4,10 @@
   centres of mass, frame-to-frame unwrapping);
 - :mod:`hese.analysis.neighbors`: periodic neighbour search (k nearest, pairs within a cutoff);
 - :mod:`hese.analysis.inputs`: what to analyse, from a hese run folder or foreign files;
+- :mod:`hese.analysis.rdf`: cation–partner pair search, g(r), running coordination numbers, cutoffs;
+- :mod:`hese.analysis.contacts`: the one pass that collects cation–partner contacts (and the RDFs);
+- :mod:`hese.analysis.solvation`: coordination, speciation, shell entropy, ion pairing;
+- :mod:`hese.analysis.clusters`: ion clusters and Cl-bridged Zn chains (sparse graphs);
 - :mod:`hese.analysis.transport`: MSD, self-diffusion, conductivity;
 - :mod:`hese.analysis.water`: tetrahedral order, tetrahedral entropy, hydrogen bonds;
 - :mod:`hese.analysis.columns` and :mod:`hese.analysis.tables`: the tables' columns and writer;

@@ -65,6 +65,16 @@ def _no_data(name: str, res: Results, table: str) -> plt.Figure:
     return fig
 
 
+def _finish(fig: plt.Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str) -> plt.Figure:
+    """Label the one axes of ``fig``, add its legend and lay it out."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 def rdf(res: Results) -> plt.Figure:
     """g(r) and running coordination number of every (cation, partner) pair, cutoffs marked."""
     if "rdf" not in res:
@@ -182,12 +192,7 @@ def clusters(res: Results) -> plt.Figure:
         ax.plot(fraction.index, fraction.to_numpy(), "o-", color=f"C{k}",
                 label=f"{_label(res, run)} ({int(rows.sum())} clusters)")
     ax.set_yscale("log")
-    ax.set_xlabel("cluster size n (ions)")
-    ax.set_ylabel("fraction of clusters")
-    ax.set_title("ion-cluster size distribution")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "cluster size n (ions)", "fraction of clusters", "ion-cluster size distribution")
 
 
 def msd(res: Results) -> plt.Figure:
@@ -227,12 +232,7 @@ def tetrahedral(res: Results) -> plt.Figure:
         rows = table[table["run"] == run]
         ax.plot(rows["q"], rows["p_q"], color=cmap((temps[run] - span[0]) / (span[1] - span[0])),
                 label=_label(res, run))
-    ax.set_xlabel("tetrahedral order q")
-    ax.set_ylabel("P(q)")
-    ax.set_title("tetrahedral order of water")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "tetrahedral order q", "P(q)", "tetrahedral order of water")
 
 
 def water_entropy(res: Results) -> plt.Figure:
@@ -245,12 +245,7 @@ def water_entropy(res: Results) -> plt.Figure:
         rows = rows.sort_values("temperature_k")
         ax.errorbar(rows["temperature_k"], rows["s_q_j_mol_k"], yerr=rows["s_q_err_j_mol_k"], fmt="o-",
                     capsize=3, color=f"C{k}", label=f"{system} ({neighbours}, {len(rows)} runs)")
-    ax.set_xlabel("T (K)")
-    ax.set_ylabel("S_q − S₀ (J mol⁻¹ K⁻¹)")
-    ax.set_title("tetrahedral entropy of water (± standard error)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, "T (K)", "S_q − S₀ (J mol⁻¹ K⁻¹)", "tetrahedral entropy of water (± standard error)")
 
 
 FIGURES: dict[str, Callable[[Results], plt.Figure]] = {

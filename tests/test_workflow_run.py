@@ -77,28 +77,26 @@ def test_an_interrupted_workflow_redoes_only_what_is_missing(tiny):
 
 
 def test_changing_analysis_settings_does_not_rerun_md(tiny):
-    config = tiny / "tiny.yaml"
-    original = config.read_text()
-    try:
-        config.write_text(original.replace("blocks: 2", "blocks: 3"))
-        plan = snakemake(tiny, "-n", "--cores", "2")
-        assert plan.returncode == 0, plan.stderr
-        assert _jobs(plan.stdout + plan.stderr) == {"analyze": 3, "gather": 1, "plots": 1, "all": 1}
-    finally:
-        config.write_text(original)
+    jobs = _plan_after_edit(tiny, "blocks: 2", "blocks: 3")
+    assert jobs == {"analyze": 3, "gather": 1, "plots": 1, "all": 1}
 
 
 def test_changing_simulation_settings_reruns_md_but_not_the_build(tiny):
-    config = tiny / "tiny.yaml"
+    jobs = _plan_after_edit(tiny, "production_ps: 4", "production_ps: 5")
+    assert jobs.get("simulate") == 1 and "build" not in jobs
+
+
+def _plan_after_edit(workdir: Path, old: str, new: str) -> dict[str, int]:
+    """Job counts of a dry run with ``old`` replaced by ``new`` in the study config (restored after)."""
+    config = workdir / "tiny.yaml"
     original = config.read_text()
     try:
-        config.write_text(original.replace("production_ps: 4", "production_ps: 5"))
-        plan = snakemake(tiny, "-n", "--cores", "2")
-        assert plan.returncode == 0, plan.stderr
-        jobs = _jobs(plan.stdout + plan.stderr)
-        assert jobs.get("simulate") == 1 and "build" not in jobs
+        config.write_text(original.replace(old, new))
+        plan = snakemake(workdir, "-n", "--cores", "2")
     finally:
         config.write_text(original)
+    assert plan.returncode == 0, plan.stderr
+    return _jobs(plan.stdout + plan.stderr)
 
 
 def test_report_includes_the_plots(tiny):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from collections.abc import Sequence
 
 from hese.errors import HeseInputError
 
@@ -133,18 +134,12 @@ def _transport(args: argparse.Namespace) -> None:
         sources = [inputs.file_source(args.topology, args.trajectory, args.species, args.charge, scale)]
     result = analyze_transport(sources, args.temperature_k, args.viscosity_mpa_s, args.blocks, frames,
                                args.per_axis, unwrap=not args.already_unwrapped)
-    result.write(args.out)
-    if args.json:
-        print(json.dumps(result.summary, indent=2, ensure_ascii=False))
-        return
-    print(f"transport of {', '.join(result.summary['runs'])}: {result.summary['n_frames']} frames every "
-          f"{result.summary['dt_ps']:g} ps, T = {args.temperature_k:g} K → {args.out}")
-    print(result.diffusion.to_string(index=False))
-    print(result.conductivity.to_string(index=False))
-    for charges, h in result.summary["haven"].items():
-        print(f"Haven ratio ({charges} charges): {h['haven_ratio']} ± {h['haven_ratio_err']}")
-    for line in result.summary["warnings"]:
-        print(f"warning: {line}")
+    haven = [f"Haven ratio ({charges} charges): {h['haven_ratio']} ± {h['haven_ratio_err']}"
+             for charges, h in result.summary["haven"].items()]
+    _report(result, args,
+            f"transport of {', '.join(result.summary['runs'])}: {result.summary['n_frames']} frames every "
+            f"{result.summary['dt_ps']:g} ps, T = {args.temperature_k:g} K → {args.out}",
+            [result.diffusion, result.conductivity], haven)
 
 
 def _water(args: argparse.Namespace) -> None:
@@ -169,16 +164,10 @@ def _water(args: argparse.Namespace) -> None:
         count = None
     result = analyze_water(topology, trajectories, selection, args.neighbours or ["water"], args.blocks, frames,
                            label=str(label), n_molecules=count)
-    result.write(args.out)
-    if args.json:
-        print(json.dumps(result.summary, indent=2, ensure_ascii=False))
-        return
-    print(f"water of {label}: {result.summary['n_molecules']} molecules, {result.summary['n_frames']} frames "
-          f"→ {args.out}")
-    print(result.water_entropy.to_string(index=False))
-    print(result.hbonds.to_string(index=False))
-    for line in result.summary["warnings"]:
-        print(f"warning: {line}")
+    _report(result, args,
+            f"water of {label}: {result.summary['n_molecules']} molecules, {result.summary['n_frames']} frames "
+            f"→ {args.out}",
+            [result.water_entropy, result.hbonds])
 
 
 def _solvation(args: argparse.Namespace) -> None:
@@ -203,22 +192,30 @@ def _solvation(args: argparse.Namespace) -> None:
         source, cutoffs, frames, n_blocks=args.blocks, workers=args.workers, rdf_range_nm=args.rdf_range_nm,
         rdf_bin_nm=args.rdf_bin_nm, progress=sys.stderr.isatty(),
     )
+    summary = result.summary
+    c = summary["clusters"]
+    notes = [f"ion clusters: mean size {c['mean_size_ions']} ions (ion-weighted {c['ion_weighted_mean_size_ions']}), "
+             f"free fractions {c['free_fraction']}"]
+    if summary["zn_chains"] is not None:
+        z = summary["zn_chains"]
+        notes.append(f"Cl-bridged Zn chains: mean length {z['mean_length_zn']} Zn, longest {z['longest_zn']}, "
+                     f"bridged Zn fraction {z['bridged_zn_fraction']}")
+    tables = [result.coordination, result.shell_entropy] + ([result.ion_pairing] if len(result.ion_pairing) else [])
+    _report(result, args, f"solvation of {summary['source']}: {summary['n_frames']} frames → {args.out}", tables,
+            notes)
+
+
+def _report(result, args: argparse.Namespace, headline: str, tables: list, notes: Sequence[str] = ()) -> None:
+    """Write ``result`` to ``--out``; print its summary as JSON (``--json``) or the headline, tables,
+    notes and warnings."""
     result.write(args.out)
     if args.json:
         print(json.dumps(result.summary, indent=2, ensure_ascii=False))
         return
-    summary = result.summary
-    print(f"solvation of {summary['source']}: {summary['n_frames']} frames → {args.out}")
-    print(result.coordination.to_string(index=False))
-    print(result.shell_entropy.to_string(index=False))
-    if len(result.ion_pairing):
-        print(result.ion_pairing.to_string(index=False))
-    c = summary["clusters"]
-    print(f"ion clusters: mean size {c['mean_size_ions']} ions (ion-weighted {c['ion_weighted_mean_size_ions']}), "
-          f"free fractions {c['free_fraction']}")
-    if summary["zn_chains"] is not None:
-        z = summary["zn_chains"]
-        print(f"Cl-bridged Zn chains: mean length {z['mean_length_zn']} Zn, longest {z['longest_zn']}, "
-              f"bridged Zn fraction {z['bridged_zn_fraction']}")
-    for line in summary["warnings"]:
+    print(headline)
+    for table in tables:
+        print(table.to_string(index=False))
+    for line in notes:
+        print(line)
+    for line in result.summary["warnings"]:
         print(f"warning: {line}")

@@ -159,3 +159,16 @@ def test_nan_stops_the_run_with_stage_step_and_advice(box, tmp_path):
         simulate(broken, out, Settings.from_mapping(QUICK))
     assert not (out / "done.json").exists()
     assert "failed: heating stage" in (out / "simulate.log").read_text()
+
+
+def test_a_density_that_never_converges_stops_before_production_with_what_to_change(box, tmp_path):
+    """A tolerance no noisy series can meet (1e-9 of the density): the run stops at the cap, by construction."""
+    out = tmp_path / "md"
+    never = {**QUICK, "density_tolerance": 1e-9, "max_equilibration_ps": 3.0}
+    with pytest.raises(SimulationError, match=r"not converged after 3 ps of NPT .*bound .* > tolerance .*No production "
+                                              r"was run.*--max-equilibration-ps \(now 3 ps\).*--density-tolerance"):
+        simulate(box, out, Settings.from_mapping(never))
+    assert not (out / "done.json").exists() and not (out / "restart" / "production").exists()
+    # both are runtime settings: the same run continues from its NPT state and finishes
+    done = simulate(box, out, Settings.from_mapping({**never, "density_tolerance": 1.0, "max_equilibration_ps": 10.0}))
+    assert done["npt_ps"] == 3.0 and (out / "done.json").exists()

@@ -331,27 +331,27 @@ class Simulation:
 
         return start
 
+    def _judge(self, folder: Path, chunks: list[str]) -> dict:
+        """The density verdict on the NPT rows committed so far."""
+        s = self.settings
+        return eq.density_convergence(read_thermo(folder, chunks), s.thermo_every_ps, s.min_uncorrelated_samples,
+                                      s.density_tolerance)
+
     def _extend(self, folder: Path, chunks: list[str]) -> int:
         s = self.settings
-        result = eq.density_convergence(read_thermo(folder, chunks), s.thermo_every_ps, s.min_uncorrelated_samples)
-        npt_steps = s.steps("thermo_every_ps") * result["n_samples"]
-        if "n_uncorrelated" in result:
-            log.info("npt: after %g ps the density transient ends at %g ps; %.1f uncorrelated samples of %d "
-                     "(g = %.2f); density %.4f ± %.4f g/cm³: %s", result["npt_ps"], result["equilibration_time_ps"],
-                     result["n_uncorrelated"], result["n_samples"], result["statistical_inefficiency"],
-                     result["density_g_cm3"], result["density_err_g_cm3"],
-                     "converged" if result["converged"] else "not converged yet")
+        result = self._judge(folder, chunks)
+        log.info("npt: %s", result["verdict"])
         if result["converged"]:
             return 0
+        npt_steps = s.steps("thermo_every_ps") * result["n_samples"]
         max_steps = s.steps("max_equilibration_ps")
         if npt_steps >= max_steps:
-            where = (f"the transient ends at {result['equilibration_time_ps']:g} ps with "
-                     f"{result['n_uncorrelated']:.1f} uncorrelated samples (need the transient to end in the first "
-                     f"half and ≥ {s.min_uncorrelated_samples})" if "n_uncorrelated" in result else "too few samples")
             raise SimulationError(
-                f"npt stage: the density has not converged after {result['npt_ps']:g} ps of NPT ({where}). Rerun the "
-                f"same command with a larger --max-equilibration-ps (now {s.max_equilibration_ps:g} ps) to continue "
-                f"equilibrating, or check the system (phase separation, a glassy box at low temperature)"
+                f"npt stage: the density has not converged after {result['npt_ps']:g} ps of NPT ({result['verdict']}). "
+                f"No production was run. Rerun the same command with a larger --max-equilibration-ps (now "
+                f"{s.max_equilibration_ps:g} ps) to continue equilibrating from here, or, if a drift of that size "
+                f"does not matter to you, a larger --density-tolerance (now {s.density_tolerance:g}); a box that "
+                f"keeps drifting may be phase-separating or glassy at this temperature"
             )
         return min(s.steps("equilibration_extend_ps"), max_steps - npt_steps)
 
@@ -359,8 +359,7 @@ class Simulation:
         """The contents of ``equilibration.json`` (from the NPT chunks)."""
         s = self.settings
         npt = self.runner("npt")
-        result = eq.density_convergence(read_thermo(npt.folder, npt.progress.chunks), s.thermo_every_ps,
-                                        s.min_uncorrelated_samples)
+        result = self._judge(npt.folder, npt.progress.chunks)
         comp = self.inputs.record.get("composition", {})
         record = {
             **result,
@@ -374,8 +373,9 @@ class Simulation:
             "production_ensemble": s.ensemble,
             "production_volume_nm3": result["volume_nm3"] if s.ensemble == "nvt" else None,
             "production_box_nm": result["box_nm"] if s.ensemble == "nvt" else None,
-            "method": "pymbar.timeseries.detect_equilibration on the NPT density; converged when the transient ends "
-                      "in the first half of the series with enough uncorrelated samples",
+            "method": "equivalence test on the NPT density drift: a line fitted from a start in the first half "
+                      "(0-50 %), its drift over the whole NPT time bounded (one-sided, correlation-corrected) below "
+                      "density_tolerance, with at least min_uncorrelated_samples uncorrelated samples",
         }
         return record
 
@@ -386,7 +386,8 @@ class Simulation:
         if self.settings.ensemble == "nvt":
             factor = eq.scale_to_volume(context, record["volume_nm3"])
             log.info("production: NVT at the mean equilibrated volume %.4f nm³ (box %.4f nm, scaled by %.5f); "
-                     "density %.4f g/cm³", record["volume_nm3"], record["box_nm"], factor, record["density_g_cm3"])
+                     "density %.4f g/cm³ (the build estimated %s)", record["volume_nm3"], record["box_nm"], factor,
+                     record["density_g_cm3"], record["estimated_density_g_cm3"])
 
     # --- outputs -------------------------------------------------------------------------------
     def finish(self, stats: dict[str, StageStats]) -> dict:

@@ -20,7 +20,8 @@ from hese.errors import HeseInputError
 SCHEMA = "simulate"
 #: Settings that may differ when a stopped run is continued (they do not change the physics).
 RUNTIME = frozenset(
-    {"platform", "precision", "device_index", "checkpoint_every_min", "log_every_s", "max_equilibration_ps"}
+    {"platform", "precision", "device_index", "checkpoint_every_min", "log_every_s", "max_equilibration_ps",
+     "density_tolerance"}
 )
 
 
@@ -45,6 +46,7 @@ class Settings:
     equilibration_extend_ps: float = 250.0
     max_equilibration_ps: float = 2000.0
     min_uncorrelated_samples: int = 20
+    density_tolerance: float = 0.005
     production_ps: float = 5000.0
     ensemble: str = "nvt"
     save_every_ps: float = 10.0

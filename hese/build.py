@@ -64,7 +64,7 @@ class SystemDefinition:
         name = check_name(data["name"], "name", source)
         ff = data["force_field"]
         try:
-            formulation = composition.compose(data["composition"], data["size"], source)
+            formulation = composition.compose(data["composition"], data["size"], source, ff["family"])
             scale = ff.get("charge_scale", forcefield.DEFAULT_CHARGE_SCALE[ff["family"]])
             for s in formulation.counts:
                 forcefield.species_file(sp.get(s), ff["family"], ff["water_model"])

@@ -2,12 +2,15 @@
 
 Volumes are estimated, not simulated: a solvent molecule occupies
 :math:`v_j = M_j / (\\rho_j N_A)` with the solvent's liquid density from the
-registry; an ion occupies its van der Waals volume divided by the packing
-fraction of the solvent it is dissolved in,
-:math:`v_i = V^{vdW}_i / \\eta`, :math:`\\eta = \\sum_j N_j V^{vdW}_j / \\sum_j N_j v_j`
-(ions packed as densely as their solvent; η = 0.6 when there is no solvent).
+registry; an ion occupies its apparent molar volume in hese's force field,
+:math:`v_i = \\phi_i / N_A` (``hese/data/ion_volumes.yaml``: fitted to NPT boxes of salts in
+water and in DME by ``force_fields/derivations/ion_volumes.py``; only sums over neutral salts are
+defined, Li⁺ is 0 by convention). An ion without a fitted φ takes its van der Waals volume divided
+by the packing fraction of the solvent, :math:`v_i = V^{vdW}_i / \\eta`,
+:math:`\\eta = \\sum_j N_j V^{vdW}_j / \\sum_j N_j v_j` (η = 0.6 without solvent).
 The solution volume is :math:`V = \\sum_j N_j v_j + \\sum_i n_i v_i`. It sizes
-the initial box and turns molarities into counts; the molarity actually reached
+the initial box (within 5 % of the equilibrated density for the systems in ``systems/``, see
+``force_fields/README.md``) and turns molarities into counts; the molarity actually reached
 is measured after NPT equilibration.
 
 Configurational entropy of a formulation, per sublattice (cations, anions,
@@ -155,14 +158,20 @@ def entropy_class(s_r: float) -> str:
     return "low" if s_r < 1 else ("medium" if s_r < 1.5 else "high")
 
 
-def molecular_volume_nm3(counts: Mapping[str, float]) -> float:
-    """Estimated volume of a mixture (nm³): see the module docstring."""
+def molecular_volume_nm3(counts: Mapping[str, float], family: str) -> float:
+    """Estimated volume of a mixture (nm³) in a force-field family: see the module docstring."""
     solvents = sublattice(counts, "solvent")
     v_solvent = sum(n * solvent_volume_nm3(s) for s, n in solvents.items())
     vdw_solvent = sum(n * sp.get(s).vdw_volume_nm3 for s, n in solvents.items())
     packing = vdw_solvent / v_solvent if v_solvent else DEFAULT_PACKING
-    v_ions = sum(n * sp.get(s).vdw_volume_nm3 for s, n in counts.items() if sp.get(s).kind != "solvent")
-    return v_solvent + v_ions / packing
+    return v_solvent + sum(n * ion_volume_nm3(s, family, packing) for s, n in counts.items()
+                           if sp.get(s).kind != "solvent")
+
+
+def ion_volume_nm3(name: str, family: str, packing: float = DEFAULT_PACKING) -> float:
+    """Volume one ion adds to a solution (nm³): φ / N_A, or V_vdW / packing without a fitted φ."""
+    phi = sp.get(name).apparent_molar_volume_cm3_mol(family)
+    return phi / AVOGADRO * 1e21 if phi is not None else sp.get(name).vdw_volume_nm3 / packing
 
 
 def solvent_volume_nm3(name: str) -> float:
@@ -198,8 +207,11 @@ def split(total: int, fractions: Mapping[str, float]) -> dict[str, int]:
     return out
 
 
-def compose(composition: Mapping, size: Mapping, source: str = "system") -> Formulation:
+def compose(composition: Mapping, size: Mapping, source: str = "system", family: str | None = None) -> Formulation:
     """Molecule counts for a composition and a size (see the system schema).
+
+    ``family`` is the force-field family whose ion volumes size the box (None: aqueous when water
+    is the only solvent, organic otherwise).
 
     Raises
     ------
@@ -224,10 +236,10 @@ def compose(composition: Mapping, size: Mapping, source: str = "system") -> Form
             if allowed else f"{source}: size: counts take no {sizes[0]}"
         )
     if mode == "counts":
-        return _formulation(dict(amounts), amounts, amounts, "count", source)
+        return _formulation(dict(amounts), amounts, amounts, "count", source, family)
     if mode == "ratio":
         return _scaled(lambda t: {k: r * t for k, r in amounts.items()}, size, "formula_units",
-                       amounts, "per formula unit", source)
+                       amounts, "per formula unit", source, family)
     if "solvent" not in composition:
         raise HeseInputError(f"{source}: composition: {mode} needs 'solvent' (solvent mole, mass or volume fractions)")
     x = solvent_mole_fractions(composition["solvent"], composition.get("solvent_basis", "mole"), source)
@@ -241,18 +253,24 @@ def compose(composition: Mapping, size: Mapping, source: str = "system") -> Form
             kg = total_mass_g_mol(solvent) / 1000
             salts = {k: m * kg for k, m in amounts.items()}
         else:
-            v_solvent = molecular_volume_nm3(solvent)
-            v_salt = {k: molecular_volume_nm3({**counts_from({k: 1}), **solvent}) - v_solvent for k in amounts}
+            fam = family or default_family(solvent)
+            v_solvent = molecular_volume_nm3(solvent, fam)
+            v_salt = {k: molecular_volume_nm3({**counts_from({k: 1}), **solvent}, fam) - v_solvent for k in amounts}
             per_nm3 = {k: c * AVOGADRO / NM3_PER_L for k, c in amounts.items()}
             volume = v_solvent / (1 - sum(per_nm3[k] * v_salt[k] for k in amounts))
             salts = {k: per_nm3[k] * volume for k in amounts}
         return {**salts, **solvent}
 
     unit = "mol/L" if mode == "molarity" else "mol/kg"
-    return _scaled(units_for, size, "solvent_molecules", amounts, unit, source, solvent_fractions=x)
+    return _scaled(units_for, size, "solvent_molecules", amounts, unit, source, family, solvent_fractions=x)
 
 
-def _scaled(units_for, size, size_key, requested, unit, source, solvent_fractions=None) -> Formulation:
+def default_family(counts: Mapping[str, float]) -> str:
+    """aqueous when water is the only solvent of ``counts``, organic otherwise."""
+    return "aqueous" if set(sublattice(counts, "solvent")) == {"water"} else "organic"
+
+
+def _scaled(units_for, size, size_key, requested, unit, source, family, solvent_fractions=None) -> Formulation:
     """Counts at the requested size: t formula units or solvent molecules, or ≈ N atoms."""
     if "atoms" in size:
         per_t = sum(len(sp.get(s).atom_names) * n for s, n in counts_from(units_for(1000.0)).items()) / 1000
@@ -273,13 +291,14 @@ def _scaled(units_for, size, size_key, requested, unit, source, solvent_fraction
                 f"{source}: {k} rounds to zero molecules at size.{key} = {size[key]}; "
                 f"size.{key} ≥ {need} would fit it"
             )
-    return _formulation(units, requested, _reached(units, requested, unit), unit, source)
+    return _formulation(units, requested, _reached(units, requested, unit, family), unit, source, family)
 
 
-def _reached(units: Mapping[str, int], requested: Mapping[str, float], unit: str) -> dict[str, float]:
+def _reached(units: Mapping[str, int], requested: Mapping[str, float], unit: str,
+             family: str | None) -> dict[str, float]:
     counts = counts_from(units)
     if unit == "mol/L":
-        per_l = molecular_volume_nm3(counts) / NM3_PER_L * AVOGADRO
+        per_l = molecular_volume_nm3(counts, family or default_family(counts)) / NM3_PER_L * AVOGADRO
         return {k: units[k] / per_l for k in requested}
     if unit == "mol/kg":
         kg = total_mass_g_mol(sublattice(counts, "solvent")) / 1000
@@ -290,7 +309,8 @@ def _reached(units: Mapping[str, int], requested: Mapping[str, float], unit: str
     return {k: units[k] / scale for k in requested}
 
 
-def _formulation(units, requested, reached, unit, source) -> Formulation:
+def _formulation(units, requested, reached, unit, source, family) -> Formulation:
     counts = counts_from(units)
     check_neutral(counts, f"{source}: composition")
-    return Formulation(counts, dict(units), dict(requested), reached, unit, molecular_volume_nm3(counts))
+    volume = molecular_volume_nm3(counts, family or default_family(counts))
+    return Formulation(counts, dict(units), dict(requested), reached, unit, volume)

@@ -86,6 +86,22 @@ class Species:
         stored = _stored_vdw_volumes_a3().get(self.name)
         return (stored if stored is not None else vdw_volume_a3(self.smiles)) / 1000.0
 
+    def apparent_molar_volume_cm3_mol(self, family: str) -> float | None:
+        """Apparent molar volume φ of an ion (cm³/mol) in the force field it uses in ``family``.
+
+        Read from ``hese/data/ion_volumes.yaml`` (fitted to NPT boxes by
+        ``force_fields/derivations/ion_volumes.py``; Li⁺ = 0 by convention). The ion's own
+        parameters decide which family's value applies (an ion without parameters in ``family``
+        uses the other family's, as in the force field), then the other family's value stands in;
+        None where neither has one.
+        """
+        stored = _stored_ion_volumes()
+        own = family if family in self.force_field else next(iter(self.force_field), family)
+        for fam in (own, *sorted(set(stored) - {own})):
+            if self.name in stored.get(fam, {}):
+                return stored[fam][self.name]
+        return None
+
     def as_dict(self) -> dict:
         """A JSON-ready description (for ``hese species --json``)."""
         return {
@@ -112,6 +128,13 @@ def _rdkit_mol(smiles: str):
 def _stored_vdw_volumes_a3() -> dict[str, float]:
     text = resources.files("hese").joinpath("data/vdw_volumes.yaml").read_text()
     return {name: float(v) for name, v in (yaml.safe_load(text) or {}).items()}
+
+
+@cache
+def _stored_ion_volumes() -> dict[str, dict[str, float]]:
+    text = resources.files("hese").joinpath("data/ion_volumes.yaml").read_text()
+    data = yaml.safe_load(text) or {}
+    return {fam: {name: float(v) for name, v in (ions or {}).items()} for fam, ions in data.items()}
 
 
 def write_vdw_volumes(path: str) -> None:

@@ -8,6 +8,7 @@ and what is allowed.
 from __future__ import annotations
 
 import copy
+import math
 import re
 from functools import cache
 from importlib import resources
@@ -83,12 +84,22 @@ def validate(data: Any, schema_name: str, source: str | Path) -> Any:
     HeseInputError
         ``<source>: <field>: <problem>`` for the most relevant violation.
     """
+    check_finite(data, source)
     errors = list(_Validator(schema(schema_name), registry=_REGISTRY).iter_errors(data))
     if errors:
         err = jsonschema.exceptions.best_match(errors)
         field = ".".join(str(p) for p in err.absolute_path) or "(top level)"
         raise HeseInputError(f"{source}: {field}: {_describe(err)}")
     return data
+
+
+def check_finite(data: Any, source: str | Path, path: str = "") -> None:
+    """Refuse NaN and infinities anywhere in ``data`` (JSON schemas' bounds let NaN through)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        raise HeseInputError(f"{source}: {path or '(top level)'}: {data!r} is not a finite number")
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        check_finite(value, source, f"{path}.{key}" if path else str(key))
 
 
 def _describe(err: jsonschema.ValidationError) -> str:

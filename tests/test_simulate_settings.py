@@ -90,3 +90,19 @@ def test_runtime_settings_may_change_on_resume_physics_may_not():
     assert b.differences(a.as_dict()) == {}
     c = Settings.from_mapping({"temperature_k": 350})
     assert c.differences(a.as_dict()) == {"temperature_k": (298.15, 350)}
+
+
+@pytest.mark.parametrize("key", ["pressure_bar", "temperature_k", "timestep_fs", "density_tolerance"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_numbers_are_refused_naming_the_key(key, value):
+    with pytest.raises(HeseInputError, match=rf"^src: {key}: -?(nan|inf) is not a finite number$"):
+        Settings.from_mapping({key: value}, "src")
+
+
+def test_nan_in_a_system_file_is_refused(tmp_path):
+    from hese.build import SystemDefinition
+
+    path = tmp_path / "s.yaml"
+    path.write_text("name: w\ncomposition: {counts: {water: 300}}\nforce_field: {family: aqueous, cutoff_nm: .nan}\n")
+    with pytest.raises(HeseInputError, match=r"s.yaml: force_field.cutoff_nm: nan is not a finite number"):
+        SystemDefinition.load(path)

@@ -106,3 +106,15 @@ def test_nan_in_a_system_file_is_refused(tmp_path):
     path.write_text("name: w\ncomposition: {counts: {water: 300}}\nforce_field: {family: aqueous, cutoff_nm: .nan}\n")
     with pytest.raises(HeseInputError, match=r"s.yaml: force_field.cutoff_nm: nan is not a finite number"):
         SystemDefinition.load(path)
+
+
+def test_every_command_prints_its_help(capsys):
+    """Help texts come from the schemas; a '%' there must not break argparse's formatting."""
+    import argparse
+
+    commands = next(a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    for name in commands:
+        with pytest.raises(SystemExit) as exit_:
+            main([name, "--help"])
+        assert exit_.value.code == 0, name
+    assert "--density-tolerance" in capsys.readouterr().out

@@ -39,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     for key, spec in schema(SCHEMA)["properties"].items():
         default = spec.get("default")
         shown = "null" if default is None else default
-        help_text = f"{' '.join(spec['description'].split())} (default: {shown})"
+        help_text = f"{' '.join(spec['description'].split())} (default: {shown})".replace("%", "%%")  # argparse
         kinds = spec.get("type", "string")
         kinds = [kinds] if isinstance(kinds, str) else kinds
         if "boolean" in kinds:

@@ -30,6 +30,7 @@ import hashlib
 import math
 import os
 from collections.abc import Iterable, Sequence
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +46,9 @@ DEFAULT_CHARGE_SCALE = {"organic": 0.8, "aqueous": 1.0}
 
 
 def force_field_dir() -> Path:
-    """The ``force_fields/`` folder (override with ``HESE_FORCE_FIELDS``)."""
+    """The ``force_fields/`` folder, package data ``hese.force_fields`` (override with ``HESE_FORCE_FIELDS``)."""
     env = os.environ.get("HESE_FORCE_FIELDS")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "force_fields"
+    return Path(env) if env else Path(str(resources.files("hese.force_fields")))
 
 
 def check_choice(field: str, value: str, allowed: Sequence[str]) -> str:

@@ -1,0 +1,1 @@
+"""The force fields of hese, installed as package data (hese.force_fields): see README.md here."""

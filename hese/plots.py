@@ -47,14 +47,48 @@ def _shown_runs(res: Results) -> list[str]:
 
 
 def _label(res: Results, run: str) -> str:
-    row = res.summary.set_index("run").loc[run]
-    return f"{row['system']} {float(row['temperature_k']):g} K" if _ambiguous(res) else str(run)
+    return run_labels(res.summary, _shown_runs(res)).get(run, str(run))
 
 
-def _ambiguous(res: Results) -> bool:
-    """Whether system + temperature identify the shown runs (then they label the lines)."""
-    shown = res.summary[res.summary["run"].isin(_shown_runs(res))]
-    return not shown.duplicated(["system", "temperature_k"]).any()
+def run_labels(summary: pd.DataFrame, runs: list[str]) -> dict[str, str]:
+    """Short legend labels: only what differs between ``runs`` (system, salt mixture, T, replica).
+
+    The mixture is written with its mole fractions, ``25 % LiFSI + 75 % LiNO3`` (a single salt by
+    its name); runs that these do not tell apart fall back to their full run id.
+    """
+    rows = summary.set_index("run").loc[list(runs)]
+    salts = [c for c in rows.columns if c.startswith("x_")]
+
+    def mixture(row: pd.Series) -> str:
+        parts = [(c[2:], float(row[c])) for c in salts if pd.notna(row[c]) and float(row[c]) > 0]
+        if len(parts) == 1:
+            return parts[0][0]
+        return " + ".join(f"{100 * x:.3g} % {salt}" for salt, x in parts)
+
+    columns = {
+        "system": rows["system"].astype(str),
+        "mixture": rows.apply(mixture, axis=1) if salts else pd.Series("", index=rows.index),
+        "temperature": rows["temperature_k"].map(lambda t: f"{float(t):g} K"),
+        "replica": rows["replica"].map(lambda r: f"replica {r}"),
+    }
+    varying = [v for v in columns.values() if v.nunique() > 1] or [columns["system"]]
+    labels = {run: ", ".join(v[run] for v in varying if v[run]) for run in rows.index}
+    if len(set(labels.values())) < len(labels):
+        return {run: str(run) for run in rows.index}
+    return labels
+
+
+def _legend_outside(where: plt.Axes | plt.Figure, below: bool = False) -> None:
+    """A legend that covers no data: right of the axes (``below``: under it), or under all panels
+    of a figure (the handles of its first axes)."""
+    if isinstance(where, plt.Figure):
+        handles, labels = where.axes[0].get_legend_handles_labels()
+        where.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(3, len(labels) or 1),
+                     fontsize=8, frameon=False)
+    elif below:
+        where.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), fontsize=7, frameon=False)
+    else:
+        where.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
 
 
 def _no_data(name: str, res: Results, table: str) -> plt.Figure:
@@ -70,7 +104,7 @@ def _finish(fig: plt.Figure, ax: plt.Axes, xlabel: str, ylabel: str, title: str)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize=7)
+    _legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -101,9 +135,9 @@ def rdf(res: Results) -> plt.Figure:
         twin.set_ylabel("running CN")
     for ax in list(axes.flat)[len(pairs):]:
         ax.set_axis_off()
-    axes.flat[0].legend(fontsize=7)
     fig.suptitle("cation–partner RDFs (solid), running coordination numbers (dashed), cutoffs (vertical)")
     fig.tight_layout()
+    _legend_outside(fig)
     return fig
 
 
@@ -129,7 +163,7 @@ def speciation(res: Results, top: int = 6) -> plt.Figure:
         ax.invert_yaxis()
         ax.set_xlabel("fraction of observations")
         ax.set_title(f"{cation} shell compositions")
-        ax.legend(fontsize=7)
+        _legend_outside(ax, below=True)
     fig.tight_layout()
     return fig
 
@@ -152,7 +186,7 @@ def _against_entropy(res: Results, prefix: str, suffix: str, ylabel: str, title:
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if names:
-        ax.legend(fontsize=8)
+        _legend_outside(ax)
     fig.tight_layout()
     return fig
 
@@ -212,7 +246,7 @@ def msd(res: Results) -> plt.Figure:
         ax.set_xlabel("lag (ps)")
         ax.set_ylabel("MSD (nm²)")
         ax.set_title(_label(res, run), fontsize=9)
-        ax.legend(fontsize=7)
+        _legend_outside(ax, below=True)
     fig.suptitle("centre-of-mass MSDs; shaded: diffusive fit windows")
     fig.tight_layout()
     return fig

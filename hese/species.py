@@ -190,14 +190,23 @@ ALIASES = {"H2O": "water", "HOH": "water"}
 
 
 def get(name: str) -> Species:
-    """Look a species up by canonical name (or a known alias such as ``H2O``)."""
+    """Look a species up by name in any letter case (``Li``, ``li``, ``LI``), or by an alias (``H2O``).
+
+    An exact spelling wins; otherwise the name must match exactly one species (or alias) when
+    letter case is ignored, and a name that matches several is an error naming them.
+    """
     reg = registry()
     key = ALIASES.get(name, name)
-    if key not in reg:
-        raise HeseInputError(
-            f"unknown species {name!r}; known species: {', '.join(reg)}"
-        )
-    return reg[key]
+    if key in reg:
+        return reg[key]
+    spellings = {**{n: n for n in reg}, **ALIASES}
+    found = sorted({target for spelling, target in spellings.items() if spelling.casefold() == name.casefold()})
+    if len(found) > 1:
+        raise HeseInputError(f"species {name!r} is ambiguous: it matches {' and '.join(found)} when letter case is "
+                             "ignored; spell it exactly")
+    if not found:
+        raise HeseInputError(f"unknown species {name!r}; known species: {', '.join(reg)}")
+    return reg[found[0]]
 
 
 @dataclass(frozen=True)

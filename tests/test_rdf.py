@@ -122,3 +122,12 @@ def test_no_cutoff_without_a_coordination_shell():
     truncated = _model_g(r)[r < 0.25]  # the minimum lies beyond the range
     found = rdf.find_cutoff(r[r < 0.25], truncated)
     assert found.cutoff_nm is None and "no clear minimum" in found.reason
+
+
+def test_a_cutoff_in_an_empty_gap_is_at_the_gap_start():
+    r = np.arange(0.0025, 0.6, 0.005)
+    shell = np.exp(-((r - 0.2) / 0.015) ** 2) * 20
+    bulk = 1 / (1 + np.exp(-(r - 0.47) / 0.01))
+    g = np.where((r > 0.27) & (r < 0.44), 0.0, shell + bulk)  # no pair between 0.27 and 0.44 nm
+    found = rdf.find_cutoff(r, g)
+    assert found.cutoff_nm == pytest.approx(r[r > 0.27][0])

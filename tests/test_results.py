@@ -76,3 +76,16 @@ def test_every_figure_draws_from_gathered_tables(tmp_path):
         assert png.stat().st_size > 1000 and svg.read_text().lstrip().startswith("<?xml")
     with pytest.raises(HeseInputError, match="unknown figure 'nope'"):
         plots.plot(res, "nope")
+
+
+def test_run_labels_say_only_what_differs():
+    summary = pd.DataFrame({
+        "run": ["a", "b", "c"], "system": ["dme", "dme", "dme"], "temperature_k": [298.15, 298.15, 298.15],
+        "replica": [0, 0, 0], "x_LiFSI": [0.25, 1.0, 0.5], "x_LiNO3": [0.75, 0.0, 0.5]})
+    assert plots.run_labels(summary, ["a", "b", "c"]) == {
+        "a": "25 % LiFSI + 75 % LiNO3", "b": "LiFSI", "c": "50 % LiFSI + 50 % LiNO3"}
+    summary["temperature_k"] = [298.15, 298.15, 253.15]
+    assert plots.run_labels(summary, ["b", "c"]) == {"b": "LiFSI, 298.15 K", "c": "50 % LiFSI + 50 % LiNO3, 253.15 K"}
+    same = summary.assign(x_LiFSI=1.0, x_LiNO3=0.0, temperature_k=300.0, replica=[0, 1, 1])
+    assert plots.run_labels(same, ["a", "b"]) == {"a": "replica 0", "b": "replica 1"}
+    assert plots.run_labels(same, ["b", "c"]) == {"b": "b", "c": "c"}  # nothing tells them apart: the run ids

@@ -37,7 +37,8 @@ def test_mapping_fills_defaults_and_time_step_follows_hmr():
     ({"platform": "cuda"}, r"src: platform: 'cuda' is not one of auto, CUDA, HIP, OpenCL, CPU, Reference"),
     ({"temprature_k": 300}, r"src: \(top level\): unknown key 'temprature_k'; allowed keys: platform, "),
     ({"temperature_k": -3}, r"src: temperature_k: -3 is less than or equal to the minimum of 0"),
-    ({"save_every_ps": 0.003}, r"src: save_every_ps: 0.003 ps is not a whole positive multiple of thermo_every_ps"),
+    ({"save_every_ps": 0.003, "thermo_every_ps": 1}, r"src: save_every_ps: 0.003 ps is not a whole positive multiple of thermo_every_ps"),
+    ({"save_every_ps": 0.003}, r"src: save_every_ps: 0.003 ps is not a whole positive multiple of the time step"),
     ({"thermo_every_ps": 0.003}, r"src: thermo_every_ps: 0.003 ps is not a whole positive multiple of the time step"),
     ({"production_ps": 15, "save_every_ps": 10}, r"src: production_ps: 15 ps is not a whole positive multiple of save_every_ps \(10 ps\)"),
     ({"equilibration_ps": 100, "max_equilibration_ps": 50}, r"src: max_equilibration_ps: 50 ps is shorter than equilibration_ps"),
@@ -46,6 +47,17 @@ def test_mapping_fills_defaults_and_time_step_follows_hmr():
 def test_bad_settings_name_the_field_and_what_is_allowed(bad, message):
     with pytest.raises(HeseInputError, match=message):
         Settings.from_mapping(bad, "src")
+
+
+@pytest.mark.parametrize("save, thermo", [(10, 1.0), (2, 1.0), (1, 1.0), (0.5, 0.5), (0.1, 0.1), (2.5, 2.5)])
+def test_thermo_interval_follows_the_frames_unless_set(save, thermo):
+    s = Settings.from_mapping({"save_every_ps": save, "production_ps": 10 * save, "heating_ps": 10 * save,
+                               "equilibration_ps": 10 * save, "equilibration_extend_ps": 10 * save,
+                               "max_equilibration_ps": 10 * save})
+    assert s.thermo_every_ps == thermo and s.as_dict()["thermo_every_ps"] == thermo
+    assert Settings.from_mapping({"save_every_ps": save, "thermo_every_ps": save / 2, "production_ps": save,
+                                  "heating_ps": save, "equilibration_ps": save, "equilibration_extend_ps": save,
+                                  "max_equilibration_ps": save}).thermo_every_ps == save / 2
 
 
 def test_zero_heating_is_allowed():

@@ -18,7 +18,7 @@ TABLES = ("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "
 
 
 def _shells_template():
-    """Four Li: two shells across the periodic boundary (SOL2), one SOL1-ANI1, one empty; a free ANI."""
+    """Four Li: two shells across the periodic boundary (SOL×2), one SOL×1·ANI×1, one empty; a free ANI."""
     li = [(0.05, 0.05, 1.5), (1.5, 1.5, 0.05), (1.5, 0.5, 1.5), (0.5, 2.0, 2.2)]
     sol = [  # (O1, C1)
         [(2.85, 0.05, 1.5), (2.75, 0.05, 1.5)],  # Li0, across x
@@ -65,9 +65,9 @@ def test_speciation_entropy_has_its_closed_form(shells_run):
     _, result = shells_run
     spec = result.speciation.set_index(col.SHELL)
     assert list(result.speciation.columns) == ["cation", "shell", "n_sol", "n_ani", "fraction", "count", "fraction_err"]
-    assert spec[col.FRACTION].to_dict() == {"SOL2": 0.5, "SOL1-ANI1": 0.25, "empty": 0.25}
-    assert spec[col.COUNT].to_dict() == {"SOL2": 12, "SOL1-ANI1": 6, "empty": 6}
-    assert spec.loc["SOL1-ANI1", ["n_sol", "n_ani"]].tolist() == [1, 1]
+    assert spec[col.FRACTION].to_dict() == {"SOL×2": 0.5, "SOL×1·ANI×1": 0.25, "empty": 0.25}
+    assert spec[col.COUNT].to_dict() == {"SOL×2": 12, "SOL×1·ANI×1": 6, "empty": 6}
+    assert spec.loc["SOL×1·ANI×1", ["n_sol", "n_ani"]].tolist() == [1, 1]
     row = result.shell_entropy.iloc[0]
     s = 1.5 * np.log(2)  # −(½ ln ½ + 2 · ¼ ln ¼)
     assert row[col.S_SHELL_R] == pytest.approx(s)
@@ -112,7 +112,7 @@ def test_two_cations_bridged_by_one_anion(tmp_path):
         [3, 2, 1, 1, 4]]
     cn = result.coordination.iloc[0]
     assert cn[col.CN_MOLECULES] == 1.0 and cn[col.CN_ATOMS] == 1.0
-    assert result.speciation[col.SHELL].tolist() == ["ANI1"]
+    assert result.speciation[col.SHELL].tolist() == ["ANI×1"]
 
 
 def test_zn_cl_zn_chain(tmp_path):
@@ -128,7 +128,7 @@ def test_zn_cl_zn_chain(tmp_path):
     assert result.summary["zn_chains"]["bridged_zn_fraction"] == 0.75
     rows = {tuple(r[[col.N_CATION, col.N_ANION, col.NET_CHARGE]]): r[col.COUNT] for _, r in result.clusters.iterrows()}
     assert rows == {(3, 3, 3): 3, (1, 1, 1): 3, (0, 1, -1): 3}
-    assert result.speciation.set_index(col.SHELL)[col.FRACTION].to_dict() == {"Cl1": 0.5, "Cl2": 0.5}
+    assert result.speciation.set_index(col.SHELL)[col.FRACTION].to_dict() == {"Cl×1": 0.5, "Cl×2": 0.5}
     pairing = result.ion_pairing.iloc[0]  # Cl0, Cl1 bridge two Zn; Cl2, Cl3 bind one; Cl4 is free
     assert [pairing[col.SSIP_FRACTION], pairing[col.CIP_FRACTION], pairing[col.AGG_FRACTION]] == pytest.approx(
         [0.2, 0.4, 0.4])
@@ -226,3 +226,10 @@ def test_partner_molecules_from_fragments_when_residues_are_not_set():
         plain = mda.Universe.empty(4, n_residues=2, atom_resindex=[0, 0, 1, 1], trajectory=True)
     np.testing.assert_array_equal(contacts._molecule_ids(plain.atoms, None, "X"), [0, 0, 1, 1])
     np.testing.assert_array_equal(contacts._molecule_ids(plain.atoms, 4, "X"), [0, 1, 2, 3])
+
+
+def test_shell_labels_keep_names_that_end_in_a_digit_apart_from_their_counts():
+    assert solvation.shell_label([2, 0, 1], ["DME", "FSI", "NO3"]) == "DME×2·NO3×1"
+    assert solvation.shell_label([1], ["PF6"]) == "PF6×1" and solvation.shell_label([0, 0], ["DME", "NO3"]) == "empty"
+    label = solvation.shell_label([12, 3], ["NO3", "SO4"])
+    assert [part.rsplit("×", 1) for part in label.split("·")] == [["NO3", "12"], ["SO4", "3"]]

@@ -96,6 +96,14 @@ def test_foreign_trajectory_prints_tables(foreign, capsys):
     assert not (folder / "out" / "zn_chains.parquet").exists()
 
 
+def test_registry_names_in_any_case_give_their_charge(foreign, capsys):
+    folder, base, _, _ = foreign
+    argv = [a if a != "Li=resname LI" else "li=resname LI" for a in base] + ["--anion", "pf6=resname ANI and name O1"]
+    assert run_cli(argv + ["--out", str(folder / "out-case")]) == 0
+    summary = json.loads((folder / "out-case" / "summary.json").read_text())
+    assert summary["species"]["li"]["charge"] == 1 and summary["species"]["pf6"]["charge"] == -1
+
+
 def _bad_files(folder, top, traj):
     """Files for the bad-input cases: atom counts that differ, a truncated XTC, a trajectory without a box."""
     rng = np.random.default_rng(1)

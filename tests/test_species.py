@@ -132,3 +132,13 @@ def test_stored_vdw_volumes_cover_the_registry_and_match_the_computation(registr
     assert set(stored) == set(registry)
     for name in ("Li", "Cl", "water", "NO3"):
         assert stored[name] == pytest.approx(vdw_volume_a3(registry[name].smiles), abs=1e-3)
+
+
+def test_names_match_in_any_letter_case_and_an_ambiguous_match_names_both(monkeypatch):
+    assert sp.get("li") is sp.get("Li") and sp.get("pf6") is sp.get("PF6") and sp.get("h2o") is sp.get("water")
+    monkeypatch.setitem(sp.ALIASES, "li", "Zn")  # a registry in which "LI" could mean Li or Zn
+    assert sp.get("Li").name == "Li"  # the exact spelling wins
+    with pytest.raises(HeseInputError, match=r"species 'LI' is ambiguous: it matches Li and Zn"):
+        sp.get("LI")
+    with pytest.raises(HeseInputError, match=r"unknown species 'Lix'"):
+        sp.get("Lix")

@@ -160,7 +160,7 @@ DESCRIPTIONS: dict[str, str] = {
     CATION: "cation species (registry name for hese runs, NAME of --cation otherwise)",
     PARTNER: "partner species of the cation: a solvent or an anion",
     ANION: "anion species",
-    SHELL: "shell composition label: partner names with their counts, e.g. DME2-FSI1 (empty: no partner)",
+    SHELL: "shell composition label: NAME×COUNT of each partner joined by ·, e.g. DME×2·FSI×1 (empty: no partner)",
     R_NM: "distance r, centre of a histogram bin (nm)",
     G_R: "radial distribution function g(r) of the partner's coordinating atoms around the cation",
     CN_RUNNING: "running coordination number: mean number of the partner's coordinating atoms within the bin's "

@@ -77,6 +77,9 @@ def find_cutoff(r_nm: np.ndarray, g: np.ndarray, norm: np.ndarray | None = None,
        bulk level, 1 for a converged g), at least three smoothing widths before the end of the
        range (where the smoothing is one-sided). It must be a real depletion between shell and
        bulk: :math:`s_\\mathrm{min} \\le` :data:`TROUGH_RATIO` :math:`s_\\mathrm{peak}`.
+    4. A minimum inside a gap where no pair was counted (g = 0 over several bins, as between a
+       tight first shell and the next) moves to the first empty bin of the gap: every point of
+       the gap gives the same shells, and the start of the gap is where a reader looks for it.
 
     The criteria are relative to the peak height and the bulk level, so they hold for g(r) of any
     normalisation (also of all atoms of a partner, whose first peak can stay below 1). The noise
@@ -130,6 +133,8 @@ def find_cutoff(r_nm: np.ndarray, g: np.ndarray, norm: np.ndarray | None = None,
             f"g(r) has a peak at {r_nm[peak]:.3f} nm but no clear minimum after it within "
             f"{r_nm[max(last, 0)]:.3f} nm: no distinct shell, or the RDF range is too short"))
     trough = int(troughs[np.argmax(ok)])
+    while trough > peak + 1 and g[trough] == 0 and g[trough - 1] == 0:  # a gap without pairs: its start
+        trough -= 1
     if s[trough] > TROUGH_RATIO * s[peak]:
         return CutoffSearch(None, float(r_nm[peak]), float(s[peak]), float(s[trough]), reason=(
             f"the minimum of g(r) after its peak at {r_nm[peak]:.3f} nm is shallow ({s[trough]:.3g} against "

@@ -86,6 +86,8 @@ N_BLOCKS = 10
 N_BOOTSTRAP = 1000
 BOOTSTRAP_SEED = 20240607
 CONFIDENCE = 0.95
+#: Shell labels: partner NAME×COUNT, joined by a middle dot (``DME×2·NO3×1``).
+SHELL_TIMES, SHELL_JOIN = "×", "·"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -503,8 +505,12 @@ def _coordination_table(system, used, sources, cn, n_frames) -> pd.DataFrame:
 
 
 def shell_label(counts: Sequence[int], partners: Sequence[str]) -> str:
-    """A readable composition label, e.g. ``DME2-FSI1`` (``empty`` for an empty shell)."""
-    label = "-".join(f"{p}{int(n)}" for p, n in zip(partners, counts, strict=True) if n > 0)
+    """A readable composition label, e.g. ``DME×2·FSI×1`` (``empty`` for an empty shell).
+
+    Each partner in the shell is written NAME×COUNT and the partners are joined by ``·``, so a
+    name that ends in a digit stays readable (``DME×2·NO3×1``, ``PF6×1``).
+    """
+    label = SHELL_JOIN.join(f"{p}{SHELL_TIMES}{int(n)}" for p, n in zip(partners, counts, strict=True) if n > 0)
     return label or "empty"
 
 

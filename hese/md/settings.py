@@ -50,7 +50,7 @@ class Settings:
     production_ps: float = 5000.0
     ensemble: str = "nvt"
     save_every_ps: float = 10.0
-    thermo_every_ps: float = 1.0
+    thermo_every_ps: float | None = None
     checkpoint_every_min: float = 10.0
     barostat_interval_steps: int = 25
     seed: int | None = None
@@ -58,7 +58,10 @@ class Settings:
     source: str = dataclasses.field(default="settings", compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._check()
+        follows = self.thermo_every_ps is None
+        if follows:  # the thermo interval follows the frames unless set
+            object.__setattr__(self, "thermo_every_ps", thermo_interval_for(self.save_every_ps))
+        self._check(thermo_follows_frames=follows)
 
     # --- construction ------------------------------------------------------------------------
     @classmethod
@@ -130,20 +133,21 @@ class Settings:
     def _fail(self, field: str, message: str) -> None:
         raise HeseInputError(f"{self.source}: {field}: {message}")
 
-    def _check(self) -> None:
+    def _check(self, thermo_follows_frames: bool = False) -> None:
         props = schema(SCHEMA)["properties"]
         for name, spec in props.items():  # also when built directly, not through from_mapping
             allowed = spec.get("enum")
             if allowed and getattr(self, name) not in allowed:
                 self._fail(name, f"{getattr(self, name)!r} is not one of {', '.join(allowed)}")
-        dt = self.dt_ps
-        multiples = [("thermo_every_ps", dt, "the time step")]
-        multiples += [(f, self.thermo_every_ps, "thermo_every_ps") for f in
+        thermo = self.thermo_every_ps
+        # (field named in the error, its value, the interval it must be a multiple of, that interval's name)
+        multiples = [("save_every_ps" if thermo_follows_frames else "thermo_every_ps", thermo, self.dt_ps,
+                      "the time step")]
+        multiples += [(f, getattr(self, f), thermo, "thermo_every_ps") for f in
                       ("save_every_ps", "heating_ps", "equilibration_ps", "equilibration_extend_ps",
                        "max_equilibration_ps")]
-        multiples.append(("production_ps", self.save_every_ps, "save_every_ps"))
-        for field, unit_ps, what in multiples:
-            value = getattr(self, field)
+        multiples.append(("production_ps", self.production_ps, self.save_every_ps, "save_every_ps"))
+        for field, value, unit_ps, what in multiples:
             n = value / unit_ps
             if value <= 0 and field == "heating_ps":
                 continue
@@ -158,6 +162,13 @@ class Settings:
         if self.checkpoint_every_min <= 0 or self.log_every_s <= 0:
             field = "checkpoint_every_min" if self.checkpoint_every_min <= 0 else "log_every_s"
             self._fail(field, f"{getattr(self, field)!r} is not positive")
+
+
+def thermo_interval_for(save_every_ps: float, preferred_ps: float = 1.0) -> float:
+    """The thermo interval when none is set: ``preferred_ps`` if frames come at a whole multiple
+    of it, otherwise the frame interval itself (which then is shorter, or has no common step)."""
+    n = save_every_ps / preferred_ps
+    return preferred_ps if n >= 1 and abs(n - round(n)) <= 1e-6 * n else float(save_every_ps)
 
 
 def option_name(field: str) -> str:

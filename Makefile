@@ -5,7 +5,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.hese-installed
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check hese tests benchmarks
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint --configfile config/demo.yaml
 
-test: lint
+# The documentation site (docs/) into docs/_build/html; warnings are errors. The tutorial notebook
+# is executed when results/demo exists (after `make demo`).
+docs: $(STAMP)
+	$(BIN)/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+	@echo "documentation: docs/_build/html/index.html"
+
+test: lint docs
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf results logs .snakemake .pytest_cache
+	rm -rf results logs .snakemake .pytest_cache docs/_build docs/reference/generated

@@ -5,9 +5,9 @@ a Monte Carlo barostat and a Langevin middle integrator, and keeps sampling
 until the standard error of the mean density (from the statistical inefficiency
 of the density time series, pymbar) is below --precision of the mean, or
 --max-ps is reached. Prints simulated vs experimental density and the relative
-error. Experimental values: ../shared/reference/validation-data.md (water:
+error. Experimental values (water:
 IAPWS-95, 0.99705 g/cm³; DME: 0.8683 g/cm³ at 20 °C and about 0.861–0.863 at
-25 °C, Pal & Sharma, J. Chem. Eng. Data 44, 212 (1999), marked unverified there:
+25 °C, Pal & Sharma, J. Chem. Eng. Data 44, 212 (1999), not verified against the paper:
 0.862 is used and the spread is printed).
 
 usage: python benchmarks/density.py [--platform CPU] [--min-ps 100] [--max-ps 2000] [--precision 0.01]

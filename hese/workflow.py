@@ -2,7 +2,7 @@
 
 The ``Snakefile`` and ``rules/*.smk`` stay thin: they ask this module for the runs of the
 validated config, the command-line options of each analysis and the list of final outputs.
-Paths follow one convention (DESIGN.md)::
+Paths follow one convention (docs/guide/workflow.md)::
 
     results/<study>/runs.csv                          the run table (hese runs --csv)
     results/<study>/<run>/build/                      hese build

@@ -1,6 +1,6 @@
 """A real single-node SLURM cluster on localhost, private to one test session.
 
-Debian's ``slurm-wlm`` and ``munge`` packages, started as in ``shared/notes/local-slurm.md`` but
+Debian's ``slurm-wlm`` and ``munge`` packages, started as a one-node cluster usually is, but
 with everything in one folder instead of ``/etc``, ``/run`` and ``/var``: ``slurm.conf`` (found
 through ``SLURM_CONF``), ``gres.conf``, a munged on its own socket, state, spool, logs and pid
 files. The ports are picked free at start, so two sessions on one machine do not meet. The node

@@ -55,3 +55,29 @@ def test_atomic_writes_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert path.read_text() == "data" and (path.stat().st_mode & 0o777) == 0o644
+
+
+def test_schemas_use_only_json_schema_keywords():
+    """A comma in an unquoted YAML flow mapping splits a description into stray keys; catch it."""
+    from hese.config import schema
+
+    keywords = {"$schema", "$id", "$ref", "$defs", "title", "description", "type", "enum", "const", "default",
+                "properties", "additionalProperties", "required", "items", "minItems", "maxItems", "uniqueItems",
+                "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minProperties", "maxProperties",
+                "pattern", "patternProperties", "propertyNames", "oneOf", "anyOf", "allOf", "not", "examples",
+                "minLength", "maxLength", "format", "if", "then", "else", "dependentRequired"}
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if where.endswith(("properties", "$defs", "patternProperties")):
+                    walk(value, f"{where}.{key}")
+                    continue
+                assert key in keywords, f"{where}: {key!r} is not a JSON Schema keyword"
+                walk(value, f"{where}.{key}")
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, where)
+
+    for name in ("study", "system", "simulate", "analysis"):
+        walk(schema(name), name)

@@ -54,7 +54,7 @@ def snakemake(cluster, workdir: Path, *args: str, timeout: int = 900) -> subproc
     return subprocess.run(
         [SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--configfile", str(workdir / "tiny.yaml"),
          "--profile", str(ROOT / "profiles/slurm"), "--jobs", "4",
-         # no slurmdbd here: sacct cannot answer (shared/notes/local-slurm.md, pitfall 1)
+         # no slurmdbd here: sacct cannot answer, so job states come from squeue
          "--slurm-status-command", "squeue",
          "--slurm-init-seconds-before-status-checks", "1", "--seconds-between-status-checks", "1",
          "--latency-wait", "5", "--restart-times", "0", *args],

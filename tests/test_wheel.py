@@ -74,3 +74,13 @@ def test_species_compose_build_and_simulate_from_the_wheel(installed):
                 "max_equilibration_ps": 0.4, "production_ps": 0.04, "save_every_ps": 0.02, "thermo_every_ps": 0.02}
     run(installed, "simulate", "aqueous-build", "--out", "aqueous-md", *cli_args(settings))
     assert (work / "aqueous-md" / "done.json").is_file()
+
+
+def test_one_version_everywhere():
+    import re
+
+    import hese
+
+    citation = (REPO / "CITATION.cff").read_text()
+    assert re.search(r"^version: (\S+)$", citation, re.M).group(1) == hese.__version__
+    assert "dynamic = [\"version\"]" in (REPO / "pyproject.toml").read_text()

@@ -1,6 +1,6 @@
 """Ion clusters and Cl-bridged Zn chains: connected components of cation–anion contact graphs.
 
-Definitions (DESIGN.md, Observables):
+Definitions (docs/theory.md):
 
 - Ion clusters: per frame, a graph whose nodes are the ions (every cation and every anion
   molecule) and whose edges join a cation and an anion in contact (the cation within r_c of any

@@ -1,7 +1,7 @@
 """Column names of every analysis table, in one place.
 
 Units end each name (``_nm``, ``_ps``, ``_m2_s``, ``_s_m``, ``_kb``, ``_j_mol_k``, ``_r`` for units of
-the gas constant R); columns come in the order of DESIGN.md: identifiers, coordinates, values,
+the gas constant R); columns come in this order: identifiers, coordinates, values,
 uncertainties.
 """
 

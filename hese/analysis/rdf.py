@@ -1,6 +1,6 @@
 """Cation–partner radial distribution functions, running coordination numbers and automatic cutoffs.
 
-Definitions (DESIGN.md, Observables):
+Definitions (docs/theory.md):
 
 - Radial distribution function of the coordinating atoms b of a partner around the cations a,
   from the pair counts :math:`n_k` in the distance bin :math:`[r_k, r_{k+1})` summed over the
@@ -257,8 +257,9 @@ def centre_pairs(
 
     Returns
     -------
-    frame, centre, point, distance
-        Arrays of equal length: the frame (0 … F−1), centre and point indices and the distance (nm).
+    tuple of numpy.ndarray
+        ``(frame, centre, point, distance)``, arrays of equal length: the frame (0 … F−1), centre and
+        point indices and the distance (nm).
     """
     n_frames, n_centres, n_points = centres.shape[0], centres.shape[1], points.shape[1]
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))

@@ -1,6 +1,6 @@
 """Solvation structure of cations: shells, coordination, speciation, shell entropy and ion pairing.
 
-Definitions (DESIGN.md, Observables):
+Definitions (docs/theory.md):
 
 - Solvation shell of a cation: the partner molecules (solvent molecules and anions) with at least
   one coordinating atom within :math:`r_c` of the cation. :math:`r_c` per (cation, partner) pair
@@ -100,8 +100,12 @@ class Shells:
 
     Attributes
     ----------
-    frame, cation, molecule
-        As in :class:`Contacts` (K,).
+    frame
+        Analysed-frame index (K,), as in :class:`~hese.analysis.contacts.Contacts`.
+    cation
+        Cation index (K,), as in :class:`~hese.analysis.contacts.Contacts`.
+    molecule
+        Partner molecule index (K,), as in :class:`~hese.analysis.contacts.Contacts`.
     n_atoms
         Coordinating atoms of the molecule within the cutoff (K,).
     """

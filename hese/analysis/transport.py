@@ -1,6 +1,6 @@
 """Self-diffusion and ionic conductivity from molecule centres of mass.
 
-Definitions (DESIGN.md; units nm, ps, K inside, SI where a column name says so):
+Definitions (docs/theory.md; units nm, ps, K inside, SI where a column name says so):
 
 - Mean squared displacement of species s, over its :math:`N_s` molecules and all time origins,
   computed by FFT in :math:`O(F \\log F)` for F frames (Kneller et al., Comput. Phys. Commun.

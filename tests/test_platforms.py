@@ -45,7 +45,6 @@ def _child(tmp_path: Path, hold: float) -> subprocess.Popen:
 
 def test_concurrent_jobs_get_distinct_devices_and_wait_for_a_free_one(tmp_path):
     children = [_child(tmp_path, hold=1.5) for _ in range(5)]
-    time.sleep(0.5)
     (tmp_path / "go").touch()
     records = []
     for c in children:
@@ -53,19 +52,30 @@ def test_concurrent_jobs_get_distinct_devices_and_wait_for_a_free_one(tmp_path):
         assert c.returncode == 0, err
         records.append(json.loads(out.strip().splitlines()[-1]))
     assert {r["device"] for r in records} <= {"0", "1", "2"}
-    for i, a in enumerate(records):
+    for i, a in enumerate(records):  # a device is never held twice at once …
         for b in records[i + 1:]:
             if a["device"] == b["device"]:
                 assert a["end"] <= b["start"] or b["end"] <= a["start"], (a, b)
-    # at most three at a time, and the two extra jobs waited for a release
-    events = sorted([(r["start"], 1) for r in records] + [(r["end"], -1) for r in records])
+    events = sorted([(r["end"], -1) for r in records] + [(r["start"], 1) for r in records])
     running = peak = 0
     for _, d in events:
         running += d
         peak = max(peak, running)
-    assert peak == 3
-    first_end = min(r["end"] for r in records)
-    assert sum(r["start"] >= first_end for r in records) == 2
+    assert peak <= 3  # … so at most three jobs run at a time, whatever the scheduling
+
+
+def test_a_job_waits_while_every_device_is_taken_and_takes_the_one_released(tmp_path):
+    held = [platforms.try_claim(["0", "1", "2"], tmp_path / "locks") for _ in range(3)]
+    (tmp_path / "go").touch()
+    child = _child(tmp_path, hold=0)
+    time.sleep(1.0)
+    assert child.poll() is None  # all three devices are held here: it cannot have claimed one
+    held[1].release()
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 0, err
+    assert json.loads(out.strip().splitlines()[-1])["device"] == "1"
+    held[0].release()
+    held[2].release()
 
 
 def test_a_killed_job_releases_its_device(tmp_path):

@@ -172,3 +172,20 @@ def test_a_density_that_never_converges_stops_before_production_with_what_to_cha
     # both are runtime settings: the same run continues from its NPT state and finishes
     done = simulate(box, out, Settings.from_mapping({**never, "density_tolerance": 1.0, "max_equilibration_ps": 10.0}))
     assert done["npt_ps"] == 3.0 and (out / "done.json").exists()
+
+
+def test_a_seeded_run_repeats_exactly(box, tmp_path):
+    """Every random number (velocities, thermostat, barostat) comes from the run's seed: on one CPU
+    thread (the tests' setting, conftest.py) the same seed gives the same numbers, in-process or not."""
+    quick = {**QUICK, "heating_ps": 0.2, "equilibration_ps": 1.0, "production_ps": 0.4, "save_every_ps": 0.2}
+    simulate(box, tmp_path / "a", Settings.from_mapping(quick))
+    proc = start(box, tmp_path / "b", quick)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    for table in ("equilibration.parquet", "thermo.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a" / table), pd.read_parquet(tmp_path / "b" / table))
+    proc = start(box, tmp_path / "c", {**quick, "seed": 8})
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    other = pd.read_parquet(tmp_path / "c" / "thermo.parquet")
+    assert not np.allclose(other["temperature_k"], pd.read_parquet(tmp_path / "a" / "thermo.parquet")["temperature_k"])

@@ -1,12 +1,14 @@
 """The ``hese`` command: one sub-command per stage.
 
-Bad input prints one line (``hese: error: ...``) and exits with status 2.
+Bad input prints one line (``hese: error: ...``) and exits with status 2; ``hese --debug ...``
+(or ``HESE_DEBUG=1``) shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 
@@ -123,6 +125,8 @@ def parser() -> argparse.ArgumentParser:
     """The argument parser of the ``hese`` command."""
     p = argparse.ArgumentParser(prog="hese", description="MD of high-entropy battery electrolytes.")
     p.add_argument("--version", action="version", version=f"hese {__version__}")
+    p.add_argument("--debug", action="store_true",
+                   help="show the full traceback of an error (also with the environment variable HESE_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("species", help="list the species registry")
@@ -171,15 +175,32 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``hese`` console script."""
+    """Entry point of the ``hese`` console script.
+
+    Bad input and damaged files end in one line on stderr and exit status 2; an unexpected error
+    in one line and status 1. ``--debug`` (or ``HESE_DEBUG=1``) shows the full traceback instead.
+    """
     args = parser().parse_args(argv)
+    debug = args.debug or os.environ.get("HESE_DEBUG", "") not in ("", "0")
     try:
         args.func(args)
     except HeseInputError as err:
+        if debug:
+            raise
         print(f"hese: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
+    except KeyboardInterrupt:
+        print("hese: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug, or a failure hese did not foresee: one line, the details on request
+        if debug:
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"hese: unexpected error: {type(err).__name__}: {first} (rerun with --debug or HESE_DEBUG=1 for "
+              "the traceback, and please report it)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -33,9 +33,12 @@ def load_yaml(path: str | Path) -> Any:
     """Parse a YAML file with ``yaml.safe_load``; errors name the file and line."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as err:
         raise HeseInputError(f"{path}: cannot read ({err.strerror})") from None
+    except UnicodeDecodeError as err:
+        raise HeseInputError(f"{path}: not a text file in UTF-8 (byte {err.start} is {err.object[err.start]:#04x}); "
+                             "save it as UTF-8") from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:

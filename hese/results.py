@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 from hese.errors import HeseInputError
-from hese.io import atomic_write
+from hese.io import atomic_write, read_json, read_table
 
 ANALYSES = ("solvation", "transport", "water")
 RUNS_CSV = "runs.csv"
@@ -78,7 +78,14 @@ def read_runs(root: Path) -> pd.DataFrame:
     path = Path(root) / RUNS_CSV
     if not path.is_file():
         raise HeseInputError(f"{root}: no {RUNS_CSV}; write it with `hese runs CONFIG --csv {path}`")
-    return pd.read_csv(path)
+    try:
+        runs = pd.read_csv(path)
+    except (UnicodeDecodeError, ValueError) as err:  # pandas' ParserError and EmptyDataError are ValueErrors
+        raise HeseInputError(f"{path}: damaged ({str(err).strip().splitlines()[0]}); write it again with "
+                             f"`hese runs CONFIG --csv {path}`") from None
+    if "run" not in runs.columns:
+        raise HeseInputError(f"{path}: damaged, no 'run' column; write it again with `hese runs CONFIG --csv {path}`")
+    return runs
 
 
 def _run_tables(run_dir: Path) -> Iterator[tuple[str, pd.DataFrame]]:
@@ -90,8 +97,9 @@ def _run_tables(run_dir: Path) -> Iterator[tuple[str, pd.DataFrame]]:
     md = run_dir / "md"
     if not (md / "done.json").is_file():
         return
-    done = json.loads((md / "done.json").read_text())
-    record = _flatten(json.loads((md / "equilibration.json").read_text()), scalars_only=True)
+    remedy = f"rerun hese simulate for {run_dir.name}"
+    done = read_json(md / "done.json", remedy, ("production_ps", "n_frames", "n_atoms", "platform", "stages"))
+    record = _flatten(read_json(md / "equilibration.json", remedy), scalars_only=True)
     record = {_molarity_name(k): v for k, v in record.items()}
     yield "equilibration", pd.DataFrame([{
         **record, "ns_simulated": done["production_ps"] / 1000.0, "n_frames": done["n_frames"],
@@ -101,10 +109,10 @@ def _run_tables(run_dir: Path) -> Iterator[tuple[str, pd.DataFrame]]:
     for analysis in ANALYSES:
         folder = run_dir / "analysis" / analysis
         if (folder / "summary.json").is_file():
-            summary = json.loads((folder / "summary.json").read_text())
+            summary = read_json(folder / "summary.json", f"rerun hese analyze {analysis} for {run_dir.name}")
             yield f"{analysis}_summary", pd.DataFrame([_flatten(summary, scalars_only=True)])
             for path in sorted(folder.glob("*.parquet")):
-                yield path.stem, pd.read_parquet(path)
+                yield path.stem, read_table(path, f"rerun hese analyze {analysis} for {run_dir.name}")
 
 
 def _molarity_name(key: str) -> str:
@@ -268,5 +276,6 @@ def load(path: str | os.PathLike) -> Results:
     folder = root / "tables"
     if not (folder / "summary.parquet").is_file():
         raise HeseInputError(f"{root}: no tables/summary.parquet; run the workflow or `hese gather {root}` first")
-    return Results(root, {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))})
+    remedy = f"rerun hese gather {root}"
+    return Results(root, {p.stem: read_table(p, remedy) for p in sorted(folder.glob("*.parquet"))})
 

@@ -73,8 +73,10 @@ def write_trajectory(
     return top, traj
 
 
-def write_run(folder: Path, counts: dict[str, int], charge_scale: float, positions_nm, boxes_nm, dt_ps=1.0) -> Path:
-    """A fake hese run folder: ``build/topology.pdb``, ``build/build.json`` and ``md/trajectory.xtc``.
+def write_run(folder: Path, counts: dict[str, int], charge_scale: float, positions_nm, boxes_nm, dt_ps=1.0,
+              finished: bool = True) -> Path:
+    """A fake hese run folder: ``build/topology.pdb``, ``build/build.json``, ``md/trajectory.xtc`` and,
+    if ``finished``, the ``md/done.json`` that marks a finished simulation.
 
     ``counts`` maps registry species names to molecule counts, in the atom order of ``positions_nm``.
     """
@@ -85,6 +87,8 @@ def write_run(folder: Path, counts: dict[str, int], charge_scale: float, positio
     (folder / "build").mkdir(parents=True, exist_ok=True)
     top.rename(folder / "build" / "topology.pdb")
     (folder / "build" / "build.json").write_text(json.dumps({"counts": counts, "charge_scale": charge_scale}))
+    if finished:
+        (folder / "md" / "done.json").write_text("{}")
     return folder
 
 

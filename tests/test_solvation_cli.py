@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 
 import numpy as np
 import openmm as mm
@@ -35,6 +36,7 @@ def hese_run(tmp_path_factory):
     (folder / "md").mkdir()
     simulation.reporters.append(app.XTCReporter(str(folder / "md" / "trajectory.xtc"), 25))
     simulation.step(25 * 12)
+    (folder / "md" / "done.json").write_text("{}")  # as hese simulate marks a finished run
     return folder
 
 
@@ -102,6 +104,20 @@ def test_registry_names_in_any_case_give_their_charge(foreign, capsys):
     assert run_cli(argv + ["--out", str(folder / "out-case")]) == 0
     summary = json.loads((folder / "out-case" / "summary.json").read_text())
     assert summary["species"]["li"]["charge"] == 1 and summary["species"]["pf6"]["charge"] == -1
+
+
+def test_an_unfinished_simulation_is_refused_unless_asked_for_then_marked_partial(hese_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(hese_run, run)
+    (run / "md" / "done.json").unlink()
+    argv = ["analyze", "solvation", "--run", str(run), "--out", str(tmp_path / "out"), "--blocks", "2"]
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert "the simulation has not finished (no md/done.json)" in err and "--allow-unfinished" in err
+    assert not (tmp_path / "out").exists()
+    assert run_cli(argv + ["--allow-unfinished"]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["partial"] is True and any("partial" in w for w in summary["warnings"])
 
 
 def _bad_files(folder, top, traj):

@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 from collections.abc import Sequence
+from pathlib import Path
 
 from hese.errors import HeseInputError
 
@@ -100,6 +101,20 @@ def _inputs(p: argparse.ArgumentParser, runs: str | None, blocks_default: int = 
     p.add_argument("--blocks", type=int, default=blocks_default,
                    help=f"independent time blocks for uncertainties (default {blocks_default})")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--allow-unfinished", action="store_true",
+                   help="with --run: analyse a simulation that has not finished (no md/done.json) as far as it "
+                        "got; the summary says partial: true")
+
+
+def _check_finished(args: argparse.Namespace) -> None:
+    """Refuse a --run whose simulation has not finished, unless --allow-unfinished (then mark it partial)."""
+    runs = args.run if isinstance(args.run, list) else [args.run] if args.run else []
+    unfinished = [str(r) for r in runs if not any((Path(r) / p / "done.json").is_file() for p in ("md", "", "../md"))]
+    args.partial = bool(unfinished)
+    if unfinished and not args.allow_unfinished:
+        raise HeseInputError(f"--run {unfinished[0]}: the simulation has not finished (no md/done.json); wait for "
+                             "hese simulate to end, or give --allow-unfinished to analyse what is there "
+                             "(marked partial)")
 
 
 def _frames(args: argparse.Namespace) -> slice:
@@ -113,6 +128,7 @@ def _frames(args: argparse.Namespace) -> slice:
 def _check_one_input(args: argparse.Namespace) -> None:
     if bool(args.run) == bool(args.topology):
         raise HeseInputError("give either --run DIR or --topology FILE --trajectory FILE [...] (not both, not neither)")
+    _check_finished(args)
 
 
 def _transport(args: argparse.Namespace) -> None:
@@ -208,6 +224,9 @@ def _solvation(args: argparse.Namespace) -> None:
 def _report(result, args: argparse.Namespace, headline: str, tables: list, notes: Sequence[str] = ()) -> None:
     """Write ``result`` to ``--out``; print its summary as JSON (``--json``) or the headline, tables,
     notes and warnings."""
+    if getattr(args, "partial", False):
+        result.summary["partial"] = True
+        result.summary["warnings"].append("partial: the simulation had not finished (no md/done.json)")
     result.write(args.out)
     if args.json:
         print(json.dumps(result.summary, indent=2, ensure_ascii=False))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import fcntl
 import hashlib
-import json
 import logging
 import os
 import secrets
@@ -38,7 +37,7 @@ from openmm import app, unit
 
 import hese
 from hese.errors import HeseInputError
-from hese.io import atomic_write, write_json
+from hese.io import atomic_write, read_json, write_json
 from hese.md import equilibration as eq
 from hese.md.control import SimulationError, StopFlag, StopRequested, stop_on_signals
 from hese.md.platforms import PlatformChoice, choose_platform
@@ -80,18 +79,25 @@ class BuildInputs:
         if missing:
             raise HeseInputError(f"{folder}: not a finished build folder (missing {', '.join(missing)}); "
                                  f"run `hese build SYSTEM.yaml --out {folder}` first")
-        text = (folder / "system.xml").read_text()
+        rebuild = f"rebuild the box (hese build … --out {folder})"
         try:
+            text = (folder / "system.xml").read_bytes().decode("utf-8")
             system = mm.XmlSerializer.deserialize(text)
         except Exception as err:
-            raise HeseInputError(f"{folder / 'system.xml'}: not an OpenMM System ({err})") from None
-        pdb = app.PDBFile(str(folder / "topology.pdb"))
+            raise HeseInputError(f"{folder / 'system.xml'}: damaged, not an OpenMM System "
+                                 f"({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}); "
+                                 f"{rebuild}") from None
+        try:
+            pdb = app.PDBFile(str(folder / "topology.pdb"))
+        except Exception as err:
+            raise HeseInputError(f"{folder / 'topology.pdb'}: damaged, not a PDB file ({type(err).__name__}: "
+                                 f"{str(err).strip()[:120]}); {rebuild}") from None
         if pdb.topology.getNumAtoms() != system.getNumParticles():
             raise HeseInputError(f"{folder}: topology.pdb has {pdb.topology.getNumAtoms()} atoms, system.xml "
                                  f"{system.getNumParticles()} particles")
         if pdb.topology.getPeriodicBoxVectors() is None or not system.usesPeriodicBoundaryConditions():
             raise HeseInputError(f"{folder}: the system is not periodic; hese simulate needs a periodic box")
-        record = json.loads((folder / "build.json").read_text())
+        record = read_json(folder / "build.json", rebuild)
         return cls(folder, system, pdb.topology, pdb.positions, record, hashlib.sha256(text.encode()).hexdigest())
 
 
@@ -229,7 +235,7 @@ class Simulation:
         path = self.out / DONE
         if not path.exists():
             return None
-        done = json.loads(path.read_text())
+        done = read_json(path, "delete the md folder and rerun hese simulate", ("settings", "n_frames"))
         self._check_same(done["settings"], done.get("build_system_sha256"), f"{path}")
         shutil.rmtree(self.restart, ignore_errors=True)  # left by a job killed while cleaning up
         log.info("%s: already finished (%d frames); nothing to do", self.out, done["n_frames"])
@@ -249,7 +255,8 @@ class Simulation:
         path = self.restart / "run.json"
         s = self.settings
         if path.exists():
-            run = json.loads(path.read_text())
+            run = read_json(path, "delete the md folder and rerun hese simulate",
+                            ("settings", "seed", "build_system_sha256"))
             self._check_same(run["settings"], run["build_system_sha256"], str(path))
             self.seed = run["seed"]
             log.info("continuing the run in %s", self.out)
@@ -411,7 +418,7 @@ class Simulation:
         os.replace(self.out / ".final_state.xml.tmp", self.out / "final_state.xml")
         steps, _ = xtc_times(self.out / "trajectory.xtc")
         self._verify(steps, thermo["step"].to_numpy())
-        eq_record = json.loads((self.out / "equilibration.json").read_text())
+        eq_record = read_json(self.out / "equilibration.json", "delete the md folder and rerun hese simulate")
         done = {
             "name": self.inputs.record.get("name"),
             "build": str(self.inputs.folder),

@@ -28,7 +28,7 @@ import pandas as pd
 from MDAnalysis.lib.formats.libmdaxdr import XTCFile  # the XTC writer of MDAnalysis (imported before any MD)
 from openmm import unit
 
-from hese.io import atomic_write
+from hese.io import atomic_write, read_table
 
 THERMO_COLUMNS = (
     "step", "time_ps", "temperature_k", "potential_energy_kj_mol", "kinetic_energy_kj_mol",
@@ -148,7 +148,8 @@ def _fsync(path: Path) -> None:
 
 def read_thermo(folder: Path, names: Iterable[str]) -> pd.DataFrame:
     """The thermo rows of the listed chunks, in order."""
-    parts = [pd.read_parquet(Path(folder) / n) for n in names if n.startswith("thermo-")]
+    remedy = "delete the md/restart folder and rerun hese simulate"
+    parts = [read_table(Path(folder) / n, remedy) for n in names if n.startswith("thermo-")]
     return pd.concat(parts, ignore_index=True) if parts else thermo_frame([])
 
 

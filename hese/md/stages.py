@@ -16,7 +16,6 @@ loaded, e.g. on another kind of GPU).
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import time
@@ -28,7 +27,7 @@ import numpy as np
 import openmm as mm
 from openmm import unit
 
-from hese.io import atomic_write, write_json
+from hese.io import atomic_write, read_json, write_json
 from hese.md.control import SimulationError, StopFlag, StopRequested
 from hese.md.platforms import PlatformChoice
 from hese.md.reporters import Chunk, Thermo
@@ -117,9 +116,11 @@ class _Progress:
 
     @classmethod
     def read(cls, path: Path) -> _Progress | None:
+        """The progress record at ``path`` (None when there is none yet)."""
         if not path.exists():
             return None
-        d = json.loads(path.read_text())
+        d = read_json(path, "delete the md/restart folder and rerun hese simulate",
+                      ("step", "target", "chunks", "checkpoint", "done", "stats"))
         return cls(d["step"], d["target"], d["chunks"], d["checkpoint"], d["done"], StageStats(**d["stats"]))
 
 

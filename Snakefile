@@ -1,6 +1,7 @@
 # hese workflow: config → build → simulate → analyze → gather → plots → report.
 #
-#   snakemake --configfile config/demo.yaml -j 2                      # this machine
+#   snakemake -j 8                                                    # the default study, config/config.yaml
+#   snakemake --configfile config/demo.yaml -j 2                      # another study, on this machine
 #   snakemake --configfile config/he-dme.yaml --profile profiles/gpu-node   # one job per GPU
 #   snakemake --configfile config/he-dme.yaml --profile profiles/slurm      # a SLURM cluster
 #   snakemake --configfile config/demo.yaml --report report.html
@@ -16,8 +17,10 @@ from hese.workflow import Study, check_config
 
 min_version("9.0")
 
-if not workflow.configfiles:
-    raise WorkflowError("no study configuration: give --configfile config/<study>.yaml (e.g. config/demo.yaml)")
+if not workflow.configfiles:  # the catalog convention: config/config.yaml is the default study
+
+    configfile: "config/config.yaml"
+
 
 CONFIGFILE = workflow.configfiles[-1]
 CHECKED = check_config(config, CONFIGFILE)  # hese's check: one clear line naming the key, defaults filled

@@ -53,6 +53,14 @@ class Study:
     def root(self) -> str:
         return f"results/{self.name}"
 
+    def md_physics(self) -> dict:
+        """The ``simulate:`` settings that change a simulation's result: all but the runtime ones
+        (:data:`hese.md.settings.RUNTIME`, such as ``platform`` or ``max_equilibration_ps``), so that
+        changing those never reruns a finished simulation."""
+        from hese.md.settings import RUNTIME
+
+        return {k: v for k, v in self.config.get("simulate", {}).items() if k not in RUNTIME}
+
     def analyses(self, run_id: str) -> tuple[str, ...]:
         """The analyses of one run: solvation and transport, and water when the system has water."""
         return ANALYSES + (("water",) if has_water(self.runs[run_id]) else ())

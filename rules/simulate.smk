@@ -22,7 +22,7 @@ rule simulate:
         out=lambda wc, output: os.path.dirname(output[0]),
         temperature_k=lambda wc: STUDY.temperature_k(wc.run),
         seed=lambda wc: STUDY.runs[wc.run].seed + 1,  # replica r: seed r + 1 (0 is not a valid OpenMM seed)
-        settings=STUDY.config["simulate"],  # not used in the command: a change of settings re-runs MD
+        settings=STUDY.md_physics(),  # not used in the command: a change of these re-runs MD (runtime ones never do)
     threads: STUDY.config["resources"]["md_threads"]
     resources:
         gpu=1,

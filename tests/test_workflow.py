@@ -106,6 +106,13 @@ def test_every_config_dry_runs(name):
 
 
 @pytest.mark.skipif(SNAKEMAKE is None, reason="snakemake is not installed in this environment")
+def test_plain_snakemake_runs_the_default_study():
+    proc = subprocess.run([SNAKEMAKE, "-n"], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "results/default/tables/summary.parquet" in proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(SNAKEMAKE is None, reason="snakemake is not installed in this environment")
 def test_bad_config_fails_with_one_line_naming_the_key(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text((ROOT / "config/demo.yaml").read_text().replace("blocks: 3", "blocks: 1"))

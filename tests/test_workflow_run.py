@@ -86,6 +86,11 @@ def test_changing_simulation_settings_reruns_md_but_not_the_build(tiny):
     assert jobs.get("simulate") == 1 and "build" not in jobs
 
 
+def test_changing_runtime_settings_reruns_nothing(tiny):
+    jobs = _plan_after_edit(tiny, "max_equilibration_ps: 12", "max_equilibration_ps: 40")
+    assert jobs == {}, jobs
+
+
 def _plan_after_edit(workdir: Path, old: str, new: str) -> dict[str, int]:
     """Job counts of a dry run with ``old`` replaced by ``new`` in the study config (restored after)."""
     config = workdir / "tiny.yaml"

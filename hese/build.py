@@ -200,8 +200,19 @@ def topology_for(counts: Mapping[str, int], box_nm: float | None = None) -> app.
     return top
 
 
+MAX_SEED = 2**31 - 1  # rdkit's and packmol's seeds are 32-bit signed integers
+
+
 def build(definition: SystemDefinition, out_dir: str | Path, seed: int = 0) -> dict:
-    """Build the box of ``definition`` into ``out_dir``; return the build record."""
+    """Build the box of ``definition`` into ``out_dir``; return the build record.
+
+    Raises
+    ------
+    HeseInputError
+        A seed outside 0 … 2³¹ − 1 (what rdkit and packmol take).
+    """
+    if not (isinstance(seed, int) and 0 <= seed <= MAX_SEED):
+        raise HeseInputError(f"seed: {seed!r} is not a whole number from 0 to {MAX_SEED}")
     out = Path(out_dir)
     counts = definition.counts
     top = topology_for(counts, definition.box_nm)

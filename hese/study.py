@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -40,8 +41,10 @@ def runs(config: dict, source: str | Path = "config") -> list[sweep.Run]:
         for run in expanded:
             SystemDefinition.from_dict(run.system, source=f"{path} (run {run.id})")
         out.extend(expanded)
-    ids = [r.id for r in out]
-    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+        if len(out) > sweep.MAX_RUNS:
+            raise HeseInputError(f"{source}: systems: more than the {sweep.MAX_RUNS:,} runs a study may have "
+                                 f"({len(out):,} with systems.0–{k})")
+    duplicated = sorted(i for i, n in Counter(r.id for r in out).items() if n > 1)
     if duplicated:
         raise HeseInputError(f"{source}: systems: run ids occur twice: {', '.join(duplicated[:3])}")
     return out

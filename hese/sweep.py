@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from hese.config import check_name
 from hese.errors import HeseInputError
 
 CONCENTRATION_MODES = ("molarity", "molality", "ratio")
+#: The most runs a study may have: a bigger sweep is refused, with its count, before it is expanded.
+MAX_RUNS = 10_000
 
 
 def simplex(k: int, steps: int) -> list[tuple[int, ...]]:
@@ -41,7 +44,21 @@ def simplex(k: int, steps: int) -> list[tuple[int, ...]]:
     """
     if k < 1 or steps < 1:
         raise HeseInputError(f"sweep.salt_ratio: need at least one salt and steps ≥ 1 (got {k} salts, {steps} steps)")
-    return [p for p in itertools.product(range(steps, -1, -1), repeat=k) if sum(p) == steps]
+    count = math.comb(steps + k - 1, k - 1)
+    if count > MAX_RUNS:
+        raise HeseInputError(f"sweep.salt_ratio: {k} salts in steps of 1/{steps} give {count:,} mixtures, more than "
+                             f"the {MAX_RUNS:,} runs a study may have; use fewer steps or salts, or explicit points")
+    return list(_compositions(k, steps))
+
+
+def _compositions(k: int, total: int):
+    """The k-tuples of non-negative integers summing to ``total``, first component largest first."""
+    if k == 1:
+        yield (total,)
+        return
+    for first in range(total, -1, -1):
+        for rest in _compositions(k - 1, total - first):
+            yield (first, *rest)
 
 
 def salt_ratio_points(salt_ratio: Mapping[str, Any]) -> list[dict[str, float]]:
@@ -82,6 +99,9 @@ def expand(system: Mapping, sweep: Mapping | None = None, temperature_k: float =
     keys = list(vary)
     replicas = int(sweep.get("replicas", 1))
     seed0 = int(sweep.get("seed", 0))
+    count = len(ratio_axis) * math.prod(len(v) for v in vary.values()) * len(temperatures) * replicas
+    if count > MAX_RUNS:
+        raise HeseInputError(f"sweep of {name}: {count:,} runs, more than the {MAX_RUNS:,} a study may have")
     runs = []
     for ratio, values, temp in itertools.product(ratio_axis, itertools.product(*vary.values()), temperatures):
         definition = copy.deepcopy(dict(system))

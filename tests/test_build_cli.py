@@ -87,3 +87,10 @@ def test_packmol_failure_and_timeout_are_one_clear_error():
         pack({"TFSI": 1}, 0.3)  # a molecule larger than the box
     with pytest.raises(HeseInputError, match="packmol did not finish within 2 s"):
         pack({"water": 3000}, 2.0, timeout_s=2)  # far too dense
+
+
+def test_a_seed_beyond_32_bits_is_one_line(tmp_path, capsys):
+    system = tmp_path / "w.yaml"
+    system.write_text("name: w\ncomposition: {counts: {water: 100}}\nforce_field: {family: aqueous, cutoff_nm: 0.6}\n")
+    assert cli.main(["build", str(system), "--out", str(tmp_path / "b"), "--seed", str(2**40)]) == 2
+    assert "seed: 1099511627776 is not a whole number from 0 to 2147483647" in capsys.readouterr().err

@@ -130,3 +130,12 @@ def test_every_command_prints_its_help(capsys):
             main([name, "--help"])
         assert exit_.value.code == 0, name
     assert "--density-tolerance" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"seed": 2**31}, r"seed: 2147483648 is greater than the maximum of 2147483646"),
+    ({"timestep_fs": 1e-9}, r"timestep_fs: 1e-09 is less than the minimum of 0.1"),
+])
+def test_numbers_outside_their_documented_range_are_refused(bad, message):
+    with pytest.raises(HeseInputError, match=message):
+        Settings.from_mapping(bad, "src")

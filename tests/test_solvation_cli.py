@@ -151,6 +151,7 @@ BAD = {
     "rdf range": (["--rdf-range-nm", "2"], "--rdf-range-nm 2.0: need 0 < range < half"),
     "blocks": (["--blocks", "20"], "--blocks 20: need 2 ≤ blocks ≤ the 8 analysed frames"),
     "workers": (["--workers", "0"], "--workers 0: need at least 1"),
+    "rdf bin": (["--rdf-bin-nm", "1e-7"], "--rdf-bin-nm 1e-07: need 0.0001 ≤ bin width ≤ 0.06 nm"),
     "frames": (["--start", "5", "--stop", "3"], "--start/--stop/--step"),
     "unknown charge": (["--anion", "X=resname SOL and name C1"], "give it with --charge X=Z"),
     "no cation": ("no cation", "--cation: missing"),

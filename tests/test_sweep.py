@@ -77,3 +77,11 @@ def test_bad_sweeps():
         sweep.expand(HE_DME, {"vary": {"temperature_k": [298.15, 298.15]}})
     with pytest.raises(HeseInputError, match="steps ≥ 1"):
         sweep.simplex(4, 0)
+
+
+def test_a_sweep_too_big_to_run_is_refused_with_its_count_before_it_is_expanded():
+    with pytest.raises(HeseInputError, match=r"12 salts in steps of 1/10 give 352,716 mixtures, more than the 10,000"):
+        sweep.simplex(12, 10)  # counted, not enumerated (11^12 candidates)
+    system = {"name": "x", "composition": {"molarity": {"LiFSI": 1}, "solvent": {"DME": 1}}}
+    with pytest.raises(HeseInputError, match=r"sweep of x: 12,000 runs, more than the 10,000"):
+        sweep.expand(system, {"vary": {"size.solvent_molecules": list(range(1, 1201))}, "replicas": 10})

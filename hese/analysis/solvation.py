@@ -86,6 +86,7 @@ N_BLOCKS = 10
 N_BOOTSTRAP = 1000
 BOOTSTRAP_SEED = 20240607
 CONFIDENCE = 0.95
+MIN_RDF_BIN_NM = 1e-4  # finer bins hold no pairs and cost memory
 #: Shell labels: partner NAME×COUNT, joined by a middle dot (``DME×2·NO3×1``).
 SHELL_TIMES, SHELL_JOIN = "×", "·"
 
@@ -375,8 +376,9 @@ def analyze_solvation(
         raise HeseInputError(f"--blocks {n_blocks}: need 2 ≤ blocks ≤ the {n_frames} analysed frames")
     if workers < 1:
         raise HeseInputError(f"--workers {workers}: need at least 1")
-    if not rdf_bin_nm > 0:
-        raise HeseInputError(f"--rdf-bin-nm {rdf_bin_nm}: not a positive bin width")
+    if not MIN_RDF_BIN_NM <= rdf_bin_nm <= rdf.RDF_RANGE_NM / 10:
+        raise HeseInputError(f"--rdf-bin-nm {rdf_bin_nm}: need {MIN_RDF_BIN_NM} ≤ bin width ≤ "
+                             f"{rdf.RDF_RANGE_NM / 10:g} nm")
     warnings = []
     half = _first_box(universe, frames, source.label).min() / 2
     if rdf_range_nm is None:

@@ -52,7 +52,7 @@ class Settings:
     save_every_ps: float = 10.0
     thermo_every_ps: float | None = None
     checkpoint_every_min: float = 10.0
-    barostat_interval_steps: int = 25
+    barostat_interval_steps: int = 5
     seed: int | None = None
     log_every_s: float = 60.0
     source: str = dataclasses.field(default="settings", compare=False, repr=False)

@@ -27,7 +27,7 @@ from hese import composition, forcefield
 from hese import species as sp
 from hese.config import check_name, load_yaml, validate
 from hese.errors import HeseInputError
-from hese.io import atomic_write, write_json
+from hese.io import atomic_write, exclusive, replaced_folder, write_json
 
 #: Extra room, beyond twice the cutoff, that a box edge must have (nm): NPT shrinks boxes.
 BOX_MARGIN_NM = 0.2
@@ -206,6 +206,9 @@ MAX_SEED = 2**31 - 1  # rdkit's and packmol's seeds are 32-bit signed integers
 def build(definition: SystemDefinition, out_dir: str | Path, seed: int = 0) -> dict:
     """Build the box of ``definition`` into ``out_dir``; return the build record.
 
+    The folder is replaced as a whole (:func:`hese.io.replaced_folder`): a build killed half way
+    leaves the previous build, or none.
+
     Raises
     ------
     HeseInputError
@@ -251,9 +254,10 @@ def build(definition: SystemDefinition, out_dir: str | Path, seed: int = 0) -> d
         "hese_version": hese.__version__,
         "openmm_version": mm.__version__,
     }
-    atomic_write(out / "system.xml", mm.XmlSerializer.serialize(system))
-    atomic_write(out / "topology.pdb", pdb.getvalue())
-    write_json(out / "build.json", record)
+    with exclusive(out.parent / f".{out.name}.lock", "hese build"), replaced_folder(out) as new:
+        atomic_write(new / "system.xml", mm.XmlSerializer.serialize(system))
+        atomic_write(new / "topology.pdb", pdb.getvalue())
+        write_json(new / "build.json", record)
     return record
 
 

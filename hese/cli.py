@@ -114,11 +114,13 @@ def _gather(args: argparse.Namespace) -> None:
 
 def _plot(args: argparse.Namespace) -> None:
     from hese import plots, results
+    from hese.io import exclusive
 
     res = results.load(args.study_dir)
-    for name in args.figures or list(plots.FIGURES):
-        for path in plots.plot(res, name, args.out):
-            print(path)
+    with exclusive(res.root / ".plot.lock", "hese plot"):
+        for name in args.figures or list(plots.FIGURES):
+            for path in plots.plot(res, name, args.out):
+                print(path)
 
 
 def parser() -> argparse.ArgumentParser:

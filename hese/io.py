@@ -7,9 +7,15 @@ records (JSON) and tables (Parquet) turn a missing, truncated or damaged file in
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import json
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +43,77 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextmanager
+def replaced_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Write a whole folder at once: yield an empty folder beside ``path``, then swap it in.
+
+    On success the new folder takes the place of ``path`` in one atomic exchange (Linux
+    ``renameat2(RENAME_EXCHANGE)``; on file systems without it, two renames) and the old one is
+    removed; on an error, or a kill, the half-written folder is dropped and ``path`` keeps its old
+    content. Readers therefore see the complete old folder or the complete new one, never a mix,
+    and nothing of an earlier setting survives (a table the new analysis does not write is gone).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.new-*"):  # left by a killed writer
+        shutil.rmtree(stale, ignore_errors=True)
+    new = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.new-"))
+    os.chmod(new, 0o777 & ~_umask())
+    try:
+        yield new
+    except BaseException:
+        shutil.rmtree(new, ignore_errors=True)
+        raise
+    if path.exists() and _exchange(new, path):
+        shutil.rmtree(new, ignore_errors=True)  # now holds the old content
+        return
+    if path.exists():
+        old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.new-"))
+        os.replace(path, old / "old")
+        os.replace(new, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(new, path)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 with RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    if ctypes.get_errno() in (errno.EINVAL, errno.ENOSYS, errno.EXDEV, errno.ENOTSUP):
+        return False
+    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(b))
+
+
+@contextmanager
+def exclusive(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Hold the lock file ``path`` (created if needed) while the block runs; another holder is an error.
+
+    ``what`` names the command in the message, e.g. ``"hese gather"``. The lock goes when the
+    process ends, even after ``kill -9``. On a file system without locks the block runs unguarded.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise HeseInputError(f"{path.parent}: another `{what}` is writing here; wait for it to end") from None
+    except OSError:
+        pass
+    try:
+        yield
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

@@ -9,6 +9,7 @@ of at most :data:`MAX_LINES` runs.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from hese.errors import HeseInputError  # noqa: E402
+from hese.io import atomic_write  # noqa: E402
 from hese.results import Results  # noqa: E402
 
 MAX_LINES = 8
@@ -30,11 +32,9 @@ def save(fig: plt.Figure, stem: str | os.PathLike) -> list[Path]:
     """Write ``fig`` as ``<stem>.png`` (150 dpi) and ``<stem>.svg``, atomically; close it."""
     paths = []
     for ext in ("png", "svg"):
-        path = Path(f"{stem}.{ext}")
-        tmp = path.with_name(f".{path.name}.tmp")
-        fig.savefig(tmp, format=ext, dpi=150, bbox_inches="tight")
-        os.replace(tmp, path)
-        paths.append(path)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=ext, dpi=150, bbox_inches="tight")
+        paths.append(atomic_write(f"{stem}.{ext}", buffer.getvalue()))
     plt.close(fig)
     return paths
 

@@ -17,6 +17,7 @@ In a notebook::
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -26,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from hese.errors import HeseInputError
-from hese.io import atomic_write, read_json, read_table
+from hese.io import atomic_write, exclusive, read_json, read_table, replaced_folder
 
 ANALYSES = ("solvation", "transport", "water")
 RUNS_CSV = "runs.csv"
@@ -65,12 +66,11 @@ def gather(root: str | os.PathLike) -> dict[str, Path]:
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
     tables["summary"] = summary_table(runs, tables)
     out = root / "tables"
-    out.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for name, table in sorted(tables.items(), key=lambda item: item[0] == "summary"):
-        written[name] = _write_parquet(table, out / f"{name}.parquet")
-    atomic_write(out / "summary.csv", tables["summary"].to_csv(index=False))
-    return written
+    with exclusive(root / ".gather.lock", "hese gather"), replaced_folder(out) as new:  # whole, at once
+        for name, table in tables.items():
+            _write_parquet(table, new / f"{name}.parquet")
+        atomic_write(new / "summary.csv", tables["summary"].to_csv(index=False))
+    return {name: out / f"{name}.parquet" for name in tables}
 
 
 def read_runs(root: Path) -> pd.DataFrame:
@@ -147,10 +147,9 @@ def _lead(table: pd.DataFrame, lead: Mapping) -> pd.DataFrame:
 
 
 def _write_parquet(table: pd.DataFrame, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp")
-    table.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
-    return path
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    return atomic_write(path, buffer.getvalue())
 
 
 def summary_table(runs: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

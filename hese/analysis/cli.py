@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hese.errors import HeseInputError
+from hese.io import exclusive, replaced_folder
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -227,7 +228,9 @@ def _report(result, args: argparse.Namespace, headline: str, tables: list, notes
     if getattr(args, "partial", False):
         result.summary["partial"] = True
         result.summary["warnings"].append("partial: the simulation had not finished (no md/done.json)")
-    result.write(args.out)
+    out = Path(args.out)
+    with exclusive(out.parent / f".{out.name}.lock", f"hese analyze {args.analysis}"), replaced_folder(out) as new:
+        result.write(new)  # the folder is replaced as a whole: no table of an earlier analysis survives
     if args.json:
         print(json.dumps(result.summary, indent=2, ensure_ascii=False))
         return

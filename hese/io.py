@@ -29,9 +29,13 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
     flushed to disk, so readers see the old file or the whole new one.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     mode = "wb" if isinstance(data, bytes) else "w"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise HeseInputError(f"{path.parent}: cannot write here ({err.strerror}); choose another output folder "
+                             "or fix its permissions") from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
         with os.fdopen(fd, mode) as fh:
@@ -56,10 +60,14 @@ def replaced_folder(path: str | os.PathLike) -> Iterator[Path]:
     and nothing of an earlier setting survives (a table the new analysis does not write is gone).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f".{path.name}.new-*"):  # left by a killed writer
-        shutil.rmtree(stale, ignore_errors=True)
-    new = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.new-"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.new-*"):  # left by a killed writer
+            shutil.rmtree(stale, ignore_errors=True)
+        new = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.new-"))
+    except OSError as err:
+        raise HeseInputError(f"{path.parent}: cannot write here ({err.strerror}); choose another output folder "
+                             "or fix its permissions") from None
     os.chmod(new, 0o777 & ~_umask())
     try:
         yield new
@@ -101,8 +109,12 @@ def exclusive(path: str | os.PathLike, what: str) -> Iterator[None]:
     process ends, even after ``kill -9``. On a file system without locks the block runs unguarded.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise HeseInputError(f"{path.parent}: cannot write here ({err.strerror}); choose another output folder "
+                             "or fix its permissions") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -94,3 +94,11 @@ def test_a_seed_beyond_32_bits_is_one_line(tmp_path, capsys):
     system.write_text("name: w\ncomposition: {counts: {water: 100}}\nforce_field: {family: aqueous, cutoff_nm: 0.6}\n")
     assert cli.main(["build", str(system), "--out", str(tmp_path / "b"), "--seed", str(2**40)]) == 2
     assert "seed: 1099511627776 is not a whole number from 0 to 2147483647" in capsys.readouterr().err
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    system = tmp_path / "w.yaml"
+    system.write_text("name: w\ncomposition: {counts: {water: 100}}\nforce_field: {family: aqueous, cutoff_nm: 0.6}\n")
+    (tmp_path / "file").write_text("")
+    assert cli.main(["build", str(system), "--out", str(tmp_path / "file" / "b")]) == 2
+    assert "file: cannot write here (File exists); choose another output folder" in capsys.readouterr().err

@@ -163,6 +163,8 @@ ERROR_CASES = [
                                 "build/topology.pdb": "CRYST1"}, ["simulate", "build", "--out", "md"]),
     ("analysing a simulation that has not finished", {"run/md/trajectory.xtc": b""},
      ["analyze", "water", "--run", "run", "--out", "a"]),
+    ("an output folder that cannot be written", {"s.yaml": "name: x\ncomposition: {counts: {water: 100}}\n",
+                                                  "file": ""}, ["build", "s.yaml", "--out", "file/b"]),
     ("a damaged run table", {"results/s/runs.csv": b"\xff\x00"}, ["gather", "results/s"]),
 ]
 

@@ -291,7 +291,11 @@ class Simulation:
         context.setPositions(self.inputs.positions)
         before = _energy(context)
         t0 = time.monotonic()
-        mm.LocalEnergyMinimizer.minimize(context, s.minimize_tolerance_kj_mol_nm, s.minimize_max_iterations)
+        try:
+            mm.LocalEnergyMinimizer.minimize(context, s.minimize_tolerance_kj_mol_nm, s.minimize_max_iterations)
+        except Exception as err:  # OpenMM throws on NaN coordinates (atoms on top of each other)
+            raise SimulationError(f"minimisation failed ({str(err).strip()[:160]}), from {before:.6g} kJ/mol; check "
+                                  "the build for overlapping atoms (rebuild with another --seed)") from None
         after = _energy(context)
         if not np.isfinite(after):
             raise SimulationError(f"minimisation: the energy is {after} after minimising (from {before:.6g} kJ/mol); "

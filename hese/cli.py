@@ -114,10 +114,11 @@ def _gather(args: argparse.Namespace) -> None:
 
 def _plot(args: argparse.Namespace) -> None:
     from hese import plots, results
-    from hese.io import exclusive
+    from hese.io import exclusive, remove_stale_temporaries
 
     res = results.load(args.study_dir)
     with exclusive(res.root / ".plot.lock", "hese plot"):
+        remove_stale_temporaries(args.out or res.root / "plots")
         for name in args.figures or list(plots.FIGURES):
             for path in plots.plot(res, name, args.out):
                 print(path)

@@ -128,6 +128,15 @@ def exclusive(path: str | os.PathLike, what: str) -> Iterator[None]:
         os.close(fd)
 
 
+def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Remove the temporary files of :func:`atomic_write` (``.<name>.<random>.tmp``) left in ``folder``
+    by a writer that was killed; call it only while holding the folder's lock."""
+    removed = [p for p in Path(folder).glob(".*.tmp") if p.is_file()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)

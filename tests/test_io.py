@@ -79,3 +79,11 @@ def test_two_writers_of_one_folder_cannot_meet(tmp_path):
                 pass
     with io.exclusive(lock, "hese gather"):  # released at the end of the block
         pass
+
+
+def test_temporaries_of_a_killed_writer_are_removed_and_nothing_else(tmp_path):
+    (tmp_path / ".done.json.k3j2.tmp").write_text("half")
+    (tmp_path / "done.json").write_text("{}")
+    (tmp_path / ".lock").write_text("")
+    assert [p.name for p in io.remove_stale_temporaries(tmp_path)] == [".done.json.k3j2.tmp"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "done.json"]

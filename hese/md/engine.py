@@ -18,7 +18,6 @@ Running the same command again continues from the last checkpoint of the unfinis
 from __future__ import annotations
 
 import copy
-import fcntl
 import hashlib
 import logging
 import os
@@ -37,7 +36,7 @@ from openmm import app, unit
 
 import hese
 from hese.errors import HeseInputError
-from hese.io import atomic_write, read_json, write_json
+from hese.io import atomic_write, exclusive, read_json, remove_stale_temporaries, write_json
 from hese.md import equilibration as eq
 from hese.md.control import SimulationError, StopFlag, StopRequested, stop_on_signals
 from hese.md.platforms import PlatformChoice, choose_platform
@@ -138,23 +137,6 @@ def repartition_hydrogen_mass(system: mm.System, topology: app.Topology, hydroge
 
 
 @contextmanager
-def _exclusive(out: Path) -> Iterator[None]:
-    """Hold ``MD_DIR/.lock`` so that two jobs never write one run folder."""
-    fd = os.open(out / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise HeseInputError(f"{out}: another `hese simulate` is writing this folder; wait for it to end") from None
-    except OSError as err:  # a file system without locks: go on, unguarded
-        log.info("warning: cannot lock %s (%s); make sure no other job writes this folder", out, err.strerror)
-    try:
-        yield
-    finally:
-        os.close(fd)
-
-
-@contextmanager
 def _log_to(path: Path) -> Iterator[None]:
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
@@ -185,7 +167,8 @@ def simulate(build_dir: str | os.PathLike, out_dir: str | os.PathLike, settings:
     inputs = BuildInputs.read(build_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with _exclusive(out), _log_to(out / "simulate.log"):
+    with exclusive(out / ".lock", "hese simulate"), _log_to(out / "simulate.log"):
+        remove_stale_temporaries(out)  # left by a job killed while writing (the lock makes them stale)
         try:
             return Simulation(inputs, out, settings, stop or StopFlag()).run()
         except SimulationError as err:

@@ -150,3 +150,16 @@ def test_a_requested_platform_that_is_missing_is_bad_input():
 def test_reference_platform_can_be_asked_for():
     choice = platforms.choose_platform("Reference", "double")
     assert choice.name == "Reference" and choice.properties == {}
+
+
+def test_jobs_per_gpu_gives_each_device_that_many_slots_filled_device_by_device(tmp_path):
+    claims = [platforms.try_claim(["4", "5"], tmp_path, slots=2) for _ in range(4)]
+    assert [(c.index, c.device_id) for c in claims] == [(0, "4"), (1, "5"), (0, "4"), (1, "5")]
+    assert {c.path.name for c in claims} == {"gpu-4.lock", "gpu-5.lock", "gpu-4.slot1.lock", "gpu-5.slot1.lock"}
+    assert platforms.try_claim(["4", "5"], tmp_path, slots=2) is None  # every slot taken
+    claims[2].release()
+    again = platforms.try_claim(["4", "5"], tmp_path, slots=2)
+    assert (again.device_id, again.path.name) == ("4", "gpu-4.slot1.lock")
+    for c in (*claims, again):
+        c.release()
+    assert platforms.try_claim(["4", "5"], tmp_path).path.name == "gpu-4.lock"  # one job per GPU: the old locks

@@ -200,7 +200,8 @@ class Simulation:
             return done
         self._start_or_continue()
         try:
-            self.choice = choose_platform(self.settings.platform, self.settings.precision, self.settings.device_index)
+            s = self.settings
+            self.choice = choose_platform(s.platform, s.precision, s.device_index, s.jobs_per_gpu)
             for reason in self.choice.reasons:
                 log.info("platform %s", reason)
             log.info("running on %s", self.choice.describe())

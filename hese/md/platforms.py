@@ -12,7 +12,8 @@ GPU choice, in order:
    one node) the job claims the first free device: an exclusive ``flock`` on
    ``<lock dir>/gpu-<id>.lock``, kept open for the life of the process. The kernel releases it
    when the process ends, however it ends (``kill -9`` included), so a lock never outlives its
-   job. When every device is claimed the job waits for one to be released.
+   job. When every device is claimed the job waits for one to be released. With
+   ``jobs_per_gpu`` N each device has N such locks (slots), so N jobs share it.
 """
 
 from __future__ import annotations
@@ -130,16 +131,22 @@ def _lines_of(cmd: Sequence[str], prefix: str) -> int:
     return sum(1 for line in out.splitlines() if line.startswith(prefix))
 
 
-def try_claim(device_ids: Sequence[str], directory: Path | None = None) -> DeviceClaim | None:
-    """Claim the first device of ``device_ids`` whose lock is free; None when all are held."""
+def try_claim(device_ids: Sequence[str], directory: Path | None = None, slots: int = 1) -> DeviceClaim | None:
+    """Claim a free slot of a device of ``device_ids``; None when every slot is held.
+
+    Each device has ``slots`` slots (``jobs_per_gpu``), each its own lock file (``gpu-<id>.lock``,
+    then ``gpu-<id>.slot<k>.lock``). Slots are taken device by device before a device gets its
+    second job, so jobs spread over the GPUs first.
+    """
     directory = lock_dir() if directory is None else Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     try:  # shared by every user of the node
         os.chmod(directory, 0o1777)
     except OSError:
         pass
-    for index, device_id in enumerate(device_ids):
-        path = directory / f"gpu-{_safe(device_id)}.lock"
+    candidates = [(slot, index, device_id) for slot in range(slots) for index, device_id in enumerate(device_ids)]
+    for slot, index, device_id in candidates:
+        path = directory / (f"gpu-{_safe(device_id)}.lock" if slot == 0 else f"gpu-{_safe(device_id)}.slot{slot}.lock")
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         except PermissionError:  # created by another user: flock needs only a read descriptor
@@ -173,8 +180,9 @@ def claim_device(
     poll_s: float = 5.0,
     timeout_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    slots: int = 1,
 ) -> DeviceClaim:
-    """Claim a free device, waiting while all are held by other jobs.
+    """Claim a free device slot (:func:`try_claim`), waiting while all are held by other jobs.
 
     Raises
     ------
@@ -184,7 +192,7 @@ def claim_device(
     start = time.monotonic()
     said = 0.0
     while True:
-        claim = try_claim(device_ids, directory)
+        claim = try_claim(device_ids, directory, slots)
         if claim is not None:
             return claim
         waited = time.monotonic() - start
@@ -231,7 +239,8 @@ def _properties(name: str, precision: str, device: int | None) -> dict[str, str]
     return props
 
 
-def _gpu_device(name: str, device_index: int | None, reasons: list[str]) -> tuple[int | None, DeviceClaim | None]:
+def _gpu_device(name: str, device_index: int | None, reasons: list[str],
+                slots: int = 1) -> tuple[int | None, DeviceClaim | None]:
     if device_index is not None:
         reasons.append(f"{name}: device {device_index} as requested (device_index)")
         return device_index, None
@@ -249,13 +258,14 @@ def _gpu_device(name: str, device_index: int | None, reasons: list[str]) -> tupl
         reasons.append(f"{name}: no GPU count found (no /proc/driver/nvidia, nvidia-smi or kfd topology); "
                        f"OpenMM's default device, not claimed")
         return None, None
-    claim = claim_device(ids)
-    reasons.append(f"{name}: claimed device {claim.index} (id {claim.device_id}) of {where}, lock {claim.path}")
+    claim = claim_device(ids, slots=slots)
+    share = f", one of {slots} jobs per GPU" if slots > 1 else ""
+    reasons.append(f"{name}: claimed device {claim.index} (id {claim.device_id}) of {where}{share}, lock {claim.path}")
     return claim.index, claim
 
 
 def choose_platform(
-    requested: str = "auto", precision: str = "mixed", device_index: int | None = None
+    requested: str = "auto", precision: str = "mixed", device_index: int | None = None, jobs_per_gpu: int = 1
 ) -> PlatformChoice:
     """Pick and test the platform (see the module docstring); claim a GPU for GPU platforms.
 
@@ -282,7 +292,8 @@ def choose_platform(
             continue
         claim = None
         try:
-            device, claim = _gpu_device(name, device_index, reasons) if name in GPU_PLATFORMS else (None, None)
+            device, claim = (_gpu_device(name, device_index, reasons, jobs_per_gpu) if name in GPU_PLATFORMS
+                             else (None, None))
             props = _properties(name, precision, device)
             _test_context(available[name], props)
         except Exception as err:  # a platform that loads but cannot run here (no device, bad driver)

@@ -20,8 +20,8 @@ from hese.errors import HeseInputError
 SCHEMA = "simulate"
 #: Settings that may differ when a stopped run is continued (they do not change the physics).
 RUNTIME = frozenset(
-    {"platform", "precision", "device_index", "checkpoint_every_min", "log_every_s", "max_equilibration_ps",
-     "density_tolerance"}
+    {"platform", "precision", "device_index", "jobs_per_gpu", "checkpoint_every_min", "log_every_s",
+     "max_equilibration_ps", "density_tolerance"}
 )
 
 
@@ -32,6 +32,7 @@ class Settings:
     platform: str = "auto"
     precision: str = "mixed"
     device_index: int | None = None
+    jobs_per_gpu: int = 1
     temperature_k: float = 298.15
     pressure_bar: float = 1.0
     timestep_fs: float | None = None

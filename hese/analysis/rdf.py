@@ -133,13 +133,14 @@ def find_cutoff(r_nm: np.ndarray, g: np.ndarray, norm: np.ndarray | None = None,
             f"g(r) has a peak at {r_nm[peak]:.3f} nm but no clear minimum after it within "
             f"{r_nm[max(last, 0)]:.3f} nm: no distinct shell, or the RDF range is too short"))
     trough = int(troughs[np.argmax(ok)])
-    while trough > peak + 1 and g[trough] == 0 and g[trough - 1] == 0:  # a gap without pairs: its start
-        trough -= 1
     if s[trough] > TROUGH_RATIO * s[peak]:
         return CutoffSearch(None, float(r_nm[peak]), float(s[peak]), float(s[trough]), reason=(
             f"the minimum of g(r) after its peak at {r_nm[peak]:.3f} nm is shallow ({s[trough]:.3g} against "
             f"{s[peak]:.3g}; a shell needs at most {TROUGH_RATIO:g} of the peak): no distinct shell"))
-    return CutoffSearch(float(r_nm[trough]), float(r_nm[peak]), float(s[peak]), float(s[trough]))
+    cutoff = trough
+    while cutoff > peak + 1 and g[cutoff] == 0 and g[cutoff - 1] == 0:  # a gap without pairs: its start
+        cutoff -= 1
+    return CutoffSearch(float(r_nm[cutoff]), float(r_nm[peak]), float(s[peak]), float(s[trough]))
 
 
 # ---------------------------------------------------------------------------------------------

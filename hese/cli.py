@@ -172,8 +172,10 @@ def parser() -> argparse.ArgumentParser:
 
     add_analysis_parsers(sub)
     from hese.md.cli import add_parser as add_simulate_parser
+    from hese.md.cli import add_viscosity_parser
 
     add_simulate_parser(sub)
+    add_viscosity_parser(sub)
     return p
 
 

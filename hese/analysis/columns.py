@@ -31,6 +31,17 @@ D_ERR_M2_S = "d_err_m2_s"
 SIGMA_S_M = "sigma_s_m"
 SIGMA_ERR_S_M = "sigma_err_s_m"
 
+# viscosity (hese viscosity)
+AMPLITUDE_NM_PS2 = "amplitude_nm_ps2"
+TIME_PS = "time_ps"
+V_AMPLITUDE_NM_PS = "v_amplitude_nm_ps"
+TEMPERATURE_K = "temperature_k"
+POTENTIAL_ENERGY_KJ_MOL = "potential_energy_kj_mol"
+MEASURED = "measured"
+Z_NM = "z_nm"
+VX_NM_PS = "vx_nm_ps"
+V_COSINE_NM_PS = "v_cosine_nm_ps"
+
 # water
 Q = "q"
 P_Q = "p_q"
@@ -121,6 +132,10 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "clusters": (N_IONS, N_CATION, N_ANION, NET_CHARGE, COUNT, FRACTION),
     "zn_chains": (N_ZN, COUNT, FRACTION, ZN_FRACTION),
+    "viscosity_series": (
+        AMPLITUDE_NM_PS2, TIME_PS, V_AMPLITUDE_NM_PS, TEMPERATURE_K, POTENTIAL_ENERGY_KJ_MOL, MEASURED,
+    ),
+    "viscosity_profile": (AMPLITUDE_NM_PS2, Z_NM, VX_NM_PS, V_COSINE_NM_PS),
 }
 
 #: every column of a table above, with its meaning (the documentation of the tables)
@@ -201,6 +216,16 @@ DESCRIPTIONS: dict[str, str] = {
     NET_CHARGE: "net formal charge of the cluster (e)",
     N_ZN: "Zn ions in a Cl-bridged chain (its length)",
     ZN_FRACTION: "fraction of all Zn (over all analysed frames) that sit in chains of this length",
+    AMPLITUDE_NM_PS2: "amplitude A of the driving acceleration a_x = A cos(2πz/L_z) (nm/ps²)",
+    TIME_PS: "time since this amplitude was switched on (ps), at the end of the sample's interval",
+    V_AMPLITUDE_NM_PS: "flow amplitude V = 2 Σ m v_x cos(2πz/L_z) / Σ m, averaged over every step of the "
+                       "sample's interval (nm/ps)",
+    TEMPERATURE_K: "temperature of the motion relative to the flow (K)",
+    POTENTIAL_ENERGY_KJ_MOL: "potential energy at the end of the interval (kJ/mol)",
+    MEASURED: "false for the samples of discard_ps (the flow building up), true for those that enter η",
+    Z_NM: "centre of a bin along z (nm)",
+    VX_NM_PS: "mean x velocity of the atoms in the bin, mass-weighted, over the measured profiles (nm/ps)",
+    V_COSINE_NM_PS: "the fitted profile V cos(2πz/L_z) at the bin centre (nm/ps)",
 }
 
 

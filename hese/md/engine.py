@@ -137,7 +137,7 @@ def repartition_hydrogen_mass(system: mm.System, topology: app.Topology, hydroge
 
 
 @contextmanager
-def _log_to(path: Path) -> Iterator[None]:
+def log_to(path: Path) -> Iterator[None]:
     handler = logging.FileHandler(path)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
     log.addHandler(handler)
@@ -167,7 +167,7 @@ def simulate(build_dir: str | os.PathLike, out_dir: str | os.PathLike, settings:
     inputs = BuildInputs.read(build_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    with exclusive(out / ".lock", "hese simulate"), _log_to(out / "simulate.log"):
+    with exclusive(out / ".lock", "hese simulate"), log_to(out / "simulate.log"):
         remove_stale_temporaries(out)  # left by a job killed while writing (the lock makes them stale)
         try:
             return Simulation(inputs, out, settings, stop or StopFlag()).run()

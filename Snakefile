@@ -46,5 +46,6 @@ rule all:
 
 include: "rules/build.smk"
 include: "rules/simulate.smk"
+include: "rules/viscosity.smk"
 include: "rules/analyze.smk"
 include: "rules/report.smk"

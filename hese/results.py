@@ -106,6 +106,13 @@ def _run_tables(run_dir: Path) -> Iterator[tuple[str, pd.DataFrame]]:
         "n_atoms": done["n_atoms"], "platform": done["platform"],
         "production_ns_per_day": done["stages"]["production"]["ns_per_day"],
     }])
+    viscosity = run_dir / "viscosity" / "viscosity.json"
+    if viscosity.is_file():  # hese viscosity swaps its folder in whole: the record means the run is complete
+        remedy = f"rerun hese viscosity for {run_dir.name}"
+        record = {k: v for k, v in read_json(viscosity, remedy).items() if k not in ("settings", "amplitudes")}
+        yield "viscosity", pd.DataFrame([_flatten(record, scalars_only=True)])
+        for path in sorted(viscosity.parent.glob("*.parquet")):
+            yield path.stem, read_table(path, remedy)
     for analysis in ANALYSES:
         folder = run_dir / "analysis" / analysis
         if (folder / "summary.json").is_file():
@@ -162,7 +169,9 @@ def summary_table(runs: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.
     (``mean_cluster_size_ions``) and the fraction of each ion that is free (``free_fraction_<ion>``),
     D of each species (``d_<species>_m2_s`` and ``_err``), the conductivities
     (``sigma_<method>_<charges>_s_m``), and ⟨q⟩ and S_q − S₀ of water
-    (``q_mean_<neighbours>``, ``s_q_<neighbours>_j_mol_k``). A quantity a run lacks is null.
+    (``q_mean_<neighbours>``, ``s_q_<neighbours>_j_mol_k``), and the viscosity used for the
+    Yeh–Hummer correction (``viscosity_mpa_s``, with ``viscosity_err_mpa_s`` when the run measured
+    it). A quantity a run lacks is null.
     """
     summary = runs.copy()
     for name, table in tables.items():
@@ -219,8 +228,14 @@ def _solvation_summary(table: pd.DataFrame) -> pd.DataFrame:
     return table[["run", *[c for c in renamed if c in table.columns]]].rename(columns=renamed)
 
 
+def _transport_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """The viscosity the transport analysis used (given, or measured by the run with its error)."""
+    return table[["run", *[c for c in ("viscosity_mpa_s", "viscosity_err_mpa_s") if c in table.columns]]]
+
+
 _HEADLINES = {
     "equilibration": _equilibration,
+    "transport_summary": _transport_summary,
     "diffusion": _diffusion,
     "conductivity": _conductivity,
     "water_entropy": _water_entropy,

@@ -7,6 +7,7 @@ Paths follow one convention (docs/guide/workflow.md)::
     results/<study>/runs.csv                          the run table (hese runs --csv)
     results/<study>/<run>/build/                      hese build
     results/<study>/<run>/md/                         hese simulate
+    results/<study>/<run>/viscosity/                  hese viscosity (systems with viscosity_mpa_s: auto)
     results/<study>/<run>/analysis/<analysis>/        hese analyze <analysis>
     results/<study>/tables/<table>.parquet            hese gather
     results/<study>/plots/<plot>.png|.svg             hese plot
@@ -85,10 +86,27 @@ class Study:
     def temperature_k(self, run_id: str) -> float:
         return self.runs[run_id].temperature_k
 
+    def measures_viscosity(self, run_id: str) -> bool:
+        """Whether the run's system entry says ``viscosity_mpa_s: auto`` (the run gets a viscosity stage)."""
+        return self._system_entry(run_id).get("viscosity_mpa_s") == "auto"
+
+    def viscosity_record(self, run_id: str) -> str:
+        """The run's ``viscosity/viscosity.json`` (written by ``hese viscosity``)."""
+        return f"{self.root}/{run_id}/viscosity/viscosity.json"
+
+    def analysis_inputs(self, analysis: str, run_id: str) -> list[str]:
+        """What ``hese analyze <analysis>`` of a run reads: the finished simulation, and for transport
+        the run's own viscosity when its system measures it."""
+        inputs = [f"{self.root}/{run_id}/md/done.json"]
+        if analysis == "transport" and self.measures_viscosity(run_id):
+            inputs.append(self.viscosity_record(run_id))
+        return inputs
+
     def analysis_options(self, analysis: str, run_id: str) -> str:
         """Command-line options of ``hese analyze <analysis>`` from the ``analysis:`` section."""
+        viscosity = self._system_entry(run_id).get("viscosity_mpa_s")
         return analysis_options(self.config["analysis"], analysis, self.temperature_k(run_id),
-                                self._system_entry(run_id).get("viscosity_mpa_s"))
+                                self.viscosity_record(run_id) if viscosity == "auto" else viscosity)
 
     def _system_entry(self, run_id: str) -> dict:
         name = self.runs[run_id].system["name"]
@@ -100,8 +118,10 @@ def has_water(run: Run) -> bool:
     return any(isinstance(part, Mapping) and "water" in part for part in run.system["composition"].values())
 
 
-def analysis_options(settings: Mapping, analysis: str, temperature_k: float, viscosity_mpa_s: float | None) -> str:
+def analysis_options(settings: Mapping, analysis: str, temperature_k: float, viscosity: float | str | None) -> str:
     """The options of ``hese analyze <analysis>`` for the analysis settings ``settings``.
+
+    ``viscosity`` (transport): a value in mPa s, the path of a ``viscosity.json``, or None.
 
     >>> analysis_options({"start": 0, "stop": None, "step": 2, "blocks": 5,
     ...                   "solvation": {"cutoffs": {"DME": 0.28}, "workers": 1}}, "solvation", 298.15, None)
@@ -118,8 +138,10 @@ def analysis_options(settings: Mapping, analysis: str, temperature_k: float, vis
             options += ["--cutoff", f"{pair}={cutoff:g}"]
     elif analysis == "transport":
         options += ["--temperature-k", f"{temperature_k:g}"]
-        if viscosity_mpa_s is not None:
-            options += ["--viscosity-mpa-s", f"{viscosity_mpa_s:g}"]
+        if isinstance(viscosity, str):
+            options += ["--viscosity", viscosity]
+        elif viscosity is not None:
+            options += ["--viscosity-mpa-s", f"{viscosity:g}"]
     elif analysis == "water":
         for mode in settings["water"]["neighbours"]:
             options += ["--neighbours", mode]

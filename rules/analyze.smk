@@ -3,7 +3,7 @@
 
 rule analyze:
     input:
-        "results/{study}/{run}/md/done.json",
+        lambda wc: STUDY.analysis_inputs(wc.analysis, wc.run),  # done.json first; transport: the run's viscosity
     output:
         "results/{study}/{run}/analysis/{analysis}/summary.json",
     log:

@@ -59,8 +59,30 @@ def test_analysis_options_follow_the_settings():
         "--start 0 --stop 50 --step 1 --blocks 5 --workers 2 --cutoff Li:DME=0.3")
     assert workflow.analysis_options(settings, "transport", 300, 0.46).endswith(
         "--temperature-k 300 --viscosity-mpa-s 0.46")
+    assert workflow.analysis_options(settings, "transport", 300, "r/viscosity/viscosity.json").endswith(
+        "--temperature-k 300 --viscosity r/viscosity/viscosity.json")
     assert workflow.analysis_options(settings, "water", 300, None).endswith(
         "--neighbours water --neighbours any_oxygen")
+
+
+def test_viscosity_auto_gives_the_transport_analysis_the_runs_own_viscosity(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.yaml").write_text("name: a\ncomposition: {counts: {LiCl: 2, water: 400}}\n"
+                                     "force_field: {family: aqueous}\n")
+    (tmp_path / "b.yaml").write_text("name: b\ncomposition: {counts: {LiCl: 4, water: 400}}\n"
+                                     "force_field: {family: aqueous}\n")
+    (tmp_path / "s.yaml").write_text("study: s\nsystems:\n  - {system: a.yaml, viscosity_mpa_s: auto}\n"
+                                     "  - {system: b.yaml, viscosity_mpa_s: 0.9}\n")
+    s = workflow.Study.from_config(study.load("s.yaml"), "s.yaml")
+    a, b = sorted(s.runs)
+    assert s.measures_viscosity(a) and not s.measures_viscosity(b)
+    assert s.analysis_inputs("transport", a) == [f"results/s/{a}/md/done.json", f"results/s/{a}/viscosity/viscosity.json"]
+    assert s.analysis_inputs("solvation", a) == [f"results/s/{a}/md/done.json"]
+    assert s.analysis_inputs("transport", b) == [f"results/s/{b}/md/done.json"]
+    assert s.analysis_options("transport", a).endswith(f"--viscosity results/s/{a}/viscosity/viscosity.json")
+    assert s.analysis_options("transport", b).endswith("--viscosity-mpa-s 0.9")
+    with pytest.raises(HeseInputError, match="viscosity_mpa_s"):
+        config.validate({"study": "s", "systems": [{"system": "a.yaml", "viscosity_mpa_s": "guess"}]}, "study", "t")
 
 
 def test_config_overrides_are_refused(monkeypatch):

@@ -43,9 +43,14 @@ def test_every_stage_wrote_its_outputs(tiny):
     assert (run / "build/build.json").is_file() and (run / "md/equilibration.json").is_file()
     for analysis in ("solvation", "transport", "water"):
         assert json.loads((run / f"analysis/{analysis}/summary.json").read_text())
+    viscosity = json.loads((run / "viscosity/viscosity.json").read_text())  # viscosity_mpa_s: auto
+    transport = json.loads((run / "analysis/transport/summary.json").read_text())
+    assert viscosity["resolved"] and transport["viscosity_mpa_s"] == viscosity["viscosity_mpa_s"]
+    assert transport["viscosity_err_mpa_s"] == viscosity["viscosity_err_mpa_s"]
     tables = sorted(p.stem for p in (tiny / "results/tiny/tables").glob("*.parquet"))
     for name in ("summary", "equilibration", "rdf", "coordination", "speciation", "shell_entropy", "ion_pairing",
-                 "clusters", "msd", "diffusion", "conductivity", "tetrahedral", "water_entropy", "hbonds"):
+                 "clusters", "msd", "diffusion", "conductivity", "tetrahedral", "water_entropy", "hbonds",
+                 "viscosity", "viscosity_series", "viscosity_profile"):
         assert name in tables
     for plot in ("rdf", "speciation", "shell_entropy", "diffusion", "clusters", "msd", "tetrahedral", "water_entropy"):
         for ext in ("png", "svg"):
@@ -59,7 +64,8 @@ def test_tables_lead_with_the_run_identifiers(tiny):
     summary = res.summary
     assert len(summary) == 1 and summary["run"][0] == "tiny-licl_T298.15_r0"
     for column in ("s_config_anion_r", "density_g_cm3", "d_Li_m2_s", "s_shell_Li_r", "q_mean_water",
-                   "s_q_water_j_mol_k", "sigma_einstein_helfand_formal_s_m", "mean_cluster_size_ions", "free_fraction_Li"):
+                   "s_q_water_j_mol_k", "sigma_einstein_helfand_formal_s_m", "mean_cluster_size_ions", "free_fraction_Li",
+                   "viscosity_mpa_s", "viscosity_err_mpa_s", "d_yh_Li_m2_s"):
         assert column in summary.columns and pd.notna(summary[column][0]), column
     csv = pd.read_csv(tiny / "results/tiny/tables/summary.csv")
     assert list(csv.columns) == list(summary.columns)
@@ -84,6 +90,11 @@ def test_changing_analysis_settings_does_not_rerun_md(tiny):
 def test_changing_simulation_settings_reruns_md_but_not_the_build(tiny):
     jobs = _plan_after_edit(tiny, "production_ps: 4", "production_ps: 5")
     assert jobs.get("simulate") == 1 and "build" not in jobs
+
+
+def test_changing_viscosity_settings_reruns_the_stage_and_transport_only(tiny):
+    jobs = _plan_after_edit(tiny, "run_ps: 1", "run_ps: 2")
+    assert jobs == {"viscosity": 1, "analyze": 1, "gather": 1, "plots": 1, "all": 1}, jobs
 
 
 def test_changing_runtime_settings_reruns_nothing(tiny):

@@ -38,8 +38,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPars
     t.add_argument("--charge-scale", type=float, metavar="S",
                    help="ion charge scale of the simulation (default: build.json for --run, 1 otherwise)")
     t.add_argument("--temperature-k", type=float, metavar="T", help="simulation temperature (K); required")
-    t.add_argument("--viscosity-mpa-s", type=float, metavar="ETA",
-                   help="shear viscosity for the Yeh–Hummer correction (mPa s); without it d_yh_m2_s is null")
+    eta = t.add_mutually_exclusive_group()
+    eta.add_argument("--viscosity-mpa-s", type=float, metavar="ETA",
+                     help="shear viscosity for the Yeh–Hummer correction (mPa s); without it d_yh_m2_s is null")
+    eta.add_argument("--viscosity", metavar="FILE",
+                     help="the viscosity.json of `hese viscosity`: its η (and error) for the Yeh–Hummer correction")
     t.add_argument("--per-axis", action="store_true", help="also write the x, y, z parts of the MSD")
     t.add_argument("--already-unwrapped", action="store_true",
                    help="the trajectory is unwrapped already: skip frame-to-frame unwrapping")
@@ -149,14 +152,29 @@ def _transport(args: argparse.Namespace) -> None:
     else:
         scale = 1.0 if args.charge_scale is None else args.charge_scale
         sources = [inputs.file_source(args.topology, args.trajectory, args.species, args.charge, scale)]
-    result = analyze_transport(sources, args.temperature_k, args.viscosity_mpa_s, args.blocks, frames,
-                               args.per_axis, unwrap=not args.already_unwrapped)
+    eta, eta_err = (measured_viscosity(args.viscosity) if args.viscosity else (args.viscosity_mpa_s, None))
+    result = analyze_transport(sources, args.temperature_k, eta, args.blocks, frames, args.per_axis,
+                               unwrap=not args.already_unwrapped, viscosity_err_mpa_s=eta_err)
     haven = [f"Haven ratio ({charges} charges): {h['haven_ratio']} ± {h['haven_ratio_err']}"
              for charges, h in result.summary["haven"].items()]
     _report(result, args,
             f"transport of {', '.join(result.summary['runs'])}: {result.summary['n_frames']} frames every "
             f"{result.summary['dt_ps']:g} ps, T = {args.temperature_k:g} K → {args.out}",
             [result.diffusion, result.conductivity], haven)
+
+
+def measured_viscosity(path: str) -> tuple[float, float]:
+    """η and its standard error (mPa s) from a ``viscosity.json`` written by ``hese viscosity``."""
+    import math
+
+    from hese.io import read_json
+
+    record = read_json(path, "rerun hese viscosity", ("viscosity_mpa_s", "viscosity_err_mpa_s"))
+    eta, err = record["viscosity_mpa_s"], record["viscosity_err_mpa_s"]
+    if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta > 0):
+        raise HeseInputError(f"--viscosity: {path}: no resolved viscosity (η = {eta}); rerun hese viscosity with a "
+                             "longer --run-ps or a larger amplitude")
+    return float(eta), float(err)
 
 
 def _water(args: argparse.Namespace) -> None:

@@ -120,6 +120,7 @@ def analyze_transport(
     per_axis: bool = False,
     unwrap: bool = True,
     chunk_frames: int = CHUNK_FRAMES,
+    viscosity_err_mpa_s: float | None = None,
 ) -> TransportResult:
     """MSD, self-diffusion and conductivity of one system from one or several replica trajectories.
 
@@ -142,6 +143,8 @@ def analyze_transport(
         Unwrap frame to frame (False: the trajectory is already unwrapped).
     chunk_frames
         Frames read at a time.
+    viscosity_err_mpa_s
+        Standard error of ``viscosity_mpa_s`` (recorded in the summary; e.g. from ``hese viscosity``).
 
     Raises
     ------
@@ -174,6 +177,7 @@ def analyze_transport(
     table = _msd_table(msd, dt, per_axis)
     summary = _summary(runs, diffusion, conductivity, windows, eh_window, counts, n_frames, n_blocks, max_lag,
                        volume_nm3, temperature_k, viscosity_mpa_s, unwrap)
+    summary["viscosity_err_mpa_s"] = viscosity_err_mpa_s
     return TransportResult(table, diffusion, conductivity, summary)
 
 

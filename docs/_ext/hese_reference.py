@@ -23,12 +23,15 @@ SCHEMAS = {
     "system": "A system definition (``systems/*.yaml``; `hese build`, `hese compose`).",
     "simulate": "The ``simulate:`` section of a study, and the options of `hese simulate`.",
     "analysis": "The ``analysis:`` section of a study.",
+    "viscosity": "The ``viscosity:`` section of a study, and the options of `hese viscosity`.",
 }
-#: Result tables per analysis, in the order of the analysis' output.
+#: Result tables per command, in the order of the command's output.
 ANALYSIS_TABLES = {
-    "solvation": ("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters", "zn_chains"),
-    "transport": ("msd", "diffusion", "conductivity"),
-    "water": ("tetrahedral", "water_entropy", "hbonds"),
+    "analyze solvation": ("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters",
+                          "zn_chains"),
+    "analyze transport": ("msd", "diffusion", "conductivity"),
+    "analyze water": ("tetrahedral", "water_entropy", "hbonds"),
+    "viscosity": ("viscosity_series", "viscosity_profile"),
 }
 
 
@@ -111,7 +114,7 @@ def tables_page() -> str:
              "`temperature_k`, `replica`, `seed`, then the sweep variables).", ""]
     listed = set()
     for analysis, tables in ANALYSIS_TABLES.items():
-        lines += [f"## `hese analyze {analysis}`", ""]
+        lines += [f"## `hese {analysis}`", ""]
         for table in tables:
             listed.add(table)
             lines += [f"### `{table}.parquet`", "", "| column | meaning |", "| --- | --- |"]
@@ -166,6 +169,8 @@ ERROR_CASES = [
     ("an output folder that cannot be written", {"s.yaml": "name: x\ncomposition: {counts: {water: 100}}\n",
                                                   "file": ""}, ["build", "s.yaml", "--out", "file/b"]),
     ("a damaged run table", {"results/s/runs.csv": b"\xff\x00"}, ["gather", "results/s"]),
+    ("a viscosity drive of zero", {}, ["viscosity", "build", "--out", "v", "--amplitudes-nm-ps2", "0"]),
+    ("a viscosity run shorter than two blocks", {}, ["viscosity", "build", "--out", "v", "--run-ps", "30"]),
 ]
 
 

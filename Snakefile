@@ -13,7 +13,7 @@ import os
 
 from snakemake.utils import min_version, validate
 
-from hese.workflow import Study, check_config
+from hese.workflow import Study, analysis_pattern, check_config
 
 min_version("9.0")
 
@@ -31,7 +31,7 @@ STUDY = Study.from_config(CHECKED, CONFIGFILE)
 wildcard_constraints:
     study=STUDY.name,
     run="[^/]+",
-    analysis="solvation|transport|water",
+    analysis=analysis_pattern(),  # the analyses of hese.analysis.registry
 
 report: "report/workflow.rst"
 

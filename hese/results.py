@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from hese.analysis import registry
 from hese.errors import HeseInputError
 from hese.io import atomic_write, exclusive, read_json, read_table, replaced_folder
 
-ANALYSES = ("solvation", "transport", "water")
 RUNS_CSV = "runs.csv"
 #: columns of runs.csv that describe the formulation rather than identify the run
 _FORMULATION = "s_config_"
@@ -113,7 +113,7 @@ def _run_tables(run_dir: Path) -> Iterator[tuple[str, pd.DataFrame]]:
         yield "viscosity", pd.DataFrame([_flatten(record, scalars_only=True)])
         for path in sorted(viscosity.parent.glob("*.parquet")):
             yield path.stem, read_table(path, remedy)
-    for analysis in ANALYSES:
+    for analysis in registry.names():
         folder = run_dir / "analysis" / analysis
         if (folder / "summary.json").is_file():
             summary = read_json(folder / "summary.json", f"rerun hese analyze {analysis} for {run_dir.name}")

@@ -16,21 +16,19 @@ Paths follow one convention (docs/guide/workflow.md)::
 from __future__ import annotations
 
 import copy
-import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from hese import study
+from hese.analysis import registry
 from hese.config import check_name, load_yaml, validate
 from hese.errors import HeseInputError
 from hese.sweep import Run
 
-#: analyses run for every system; ``water`` is added for systems that contain water
-ANALYSES = ("solvation", "transport")
-#: plots of every study; the water plots need at least one system with water
-PLOTS = ("rdf", "speciation", "shell_entropy", "diffusion", "clusters", "msd")
-WATER_PLOTS = ("tetrahedral", "water_entropy")
+
+def analysis_pattern() -> str:
+    """The ``{analysis}`` wildcard's pattern: the name of any registered analysis."""
+    return "|".join(registry.names())
 
 
 @dataclass(frozen=True)
@@ -63,12 +61,17 @@ class Study:
         return {k: v for k, v in self.config.get("simulate", {}).items() if k not in RUNTIME}
 
     def analyses(self, run_id: str) -> tuple[str, ...]:
-        """The analyses of one run: solvation and transport, and water when the system has water."""
-        return ANALYSES + (("water",) if has_water(self.runs[run_id]) else ())
+        """The analyses of one run: those of the registry that apply to its system (water: with water)."""
+        return registry.for_system(self.runs[run_id].system)
 
     def plots(self) -> tuple[str, ...]:
-        """The plots of the study."""
-        return PLOTS + (WATER_PLOTS if any(has_water(r) for r in self.runs.values()) else ())
+        """The plots of the study: every figure of the analyses its runs have."""
+        used = {a for run in self.runs for a in self.analyses(run)}
+        return tuple(dict.fromkeys(p for a in registry.analyses() if a.name in used for p in a.plots))
+
+    def analysis_threads(self, analysis: str) -> int:
+        """Threads (processes) of one workflow job of an analysis."""
+        return registry.get(analysis).threads(self.config["analysis"])
 
     def analysis_summaries(self) -> list[str]:
         """Every run's ``analysis/<analysis>/summary.json``: the inputs of ``hese gather``."""
@@ -105,49 +108,13 @@ class Study:
     def analysis_options(self, analysis: str, run_id: str) -> str:
         """Command-line options of ``hese analyze <analysis>`` from the ``analysis:`` section."""
         viscosity = self._system_entry(run_id).get("viscosity_mpa_s")
-        return analysis_options(self.config["analysis"], analysis, self.temperature_k(run_id),
-                                self.viscosity_record(run_id) if viscosity == "auto" else viscosity)
+        run = registry.RunContext(self.temperature_k(run_id),
+                                  self.viscosity_record(run_id) if viscosity == "auto" else viscosity)
+        return registry.workflow_options(self.config["analysis"], analysis, run)
 
     def _system_entry(self, run_id: str) -> dict:
         name = self.runs[run_id].system["name"]
         return next(e for e in self.config["systems"] if load_yaml(e["system"])["name"] == name)
-
-
-def has_water(run: Run) -> bool:
-    """Whether the run's system contains water (then the water analysis runs)."""
-    return any(isinstance(part, Mapping) and "water" in part for part in run.system["composition"].values())
-
-
-def analysis_options(settings: Mapping, analysis: str, temperature_k: float, viscosity: float | str | None) -> str:
-    """The options of ``hese analyze <analysis>`` for the analysis settings ``settings``.
-
-    ``viscosity`` (transport): a value in mPa s, the path of a ``viscosity.json``, or None.
-
-    >>> analysis_options({"start": 0, "stop": None, "step": 2, "blocks": 5,
-    ...                   "solvation": {"cutoffs": {"DME": 0.28}, "workers": 1}}, "solvation", 298.15, None)
-    '--start 0 --step 2 --blocks 5 --workers 1 --cutoff DME=0.28'
-    """
-    options = ["--start", str(settings["start"])]
-    if settings.get("stop") is not None:
-        options += ["--stop", str(settings["stop"])]
-    options += ["--step", str(settings["step"]), "--blocks", str(settings["blocks"])]
-    if analysis == "solvation":
-        solvation = settings["solvation"]
-        options += ["--workers", str(solvation["workers"])]
-        for pair, cutoff in solvation["cutoffs"].items():
-            options += ["--cutoff", f"{pair}={cutoff:g}"]
-    elif analysis == "transport":
-        options += ["--temperature-k", f"{temperature_k:g}"]
-        if isinstance(viscosity, str):
-            options += ["--viscosity", viscosity]
-        elif viscosity is not None:
-            options += ["--viscosity-mpa-s", f"{viscosity:g}"]
-    elif analysis == "water":
-        for mode in settings["water"]["neighbours"]:
-            options += ["--neighbours", mode]
-    else:
-        raise ValueError(f"unknown analysis {analysis!r}; known: solvation, transport, water")
-    return shlex.join(options)
 
 
 def check_config(config: dict, configfile: str | Path) -> dict:

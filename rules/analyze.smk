@@ -1,4 +1,4 @@
-# Analyses of one run (CPU only): solvation structure and ion clusters, transport, water structure.
+# Analyses of one run (CPU only), one job per analysis of hese.analysis.registry that applies to its system.
 
 
 rule analyze:
@@ -12,7 +12,7 @@ rule analyze:
         run=lambda wc, input: os.path.dirname(os.path.dirname(input[0])),
         out=lambda wc, output: os.path.dirname(output[0]),
         options=lambda wc: STUDY.analysis_options(wc.analysis, wc.run),
-    threads: lambda wc: STUDY.config["analysis"]["solvation"]["workers"] if wc.analysis == "solvation" else 1
+    threads: lambda wc: STUDY.analysis_threads(wc.analysis)
     resources:
         mem_mb=STUDY.config["resources"]["analysis_mem_mb"],
         runtime=STUDY.config["resources"]["analysis_runtime_min"],

@@ -22,14 +22,14 @@ import pandas as pd
 import pytest
 import slurm_cluster
 
-from hese import workflow
+from hese.analysis import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 SNAKEMAKE = shutil.which("snakemake", path=str(BIN))
 RUN = "tiny-licl_T298.15_r0"
-ANALYSES = ("solvation", "transport", "water")
-PLOTS = workflow.PLOTS + workflow.WATER_PLOTS  # the tiny box has water
+ANALYSES = registry.names()  # the tiny box has water: every analysis applies
+PLOTS = tuple(p for a in registry.analyses() for p in a.plots)
 
 pytestmark = pytest.mark.skipif(SNAKEMAKE is None or slurm_cluster.why_not() is not None,
                                 reason=f"no local SLURM cluster: {slurm_cluster.why_not() or 'no snakemake'}")

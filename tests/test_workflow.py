@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hese import cli, config, study, sweep, workflow
+from hese.analysis import registry
 from hese.errors import HeseInputError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,14 +56,15 @@ def test_analysis_options_follow_the_settings():
     settings = config.validate({"study": "s", "systems": [{"system": "x"}],
                                 "analysis": {"stop": 50, "solvation": {"cutoffs": {"Li:DME": 0.3}, "workers": 2}}},
                                "study", "t")["analysis"]
-    assert workflow.analysis_options(settings, "solvation", 300, None) == (
+    run = registry.RunContext(300)
+    assert registry.workflow_options(settings, "solvation", run) == (
         "--start 0 --stop 50 --step 1 --blocks 5 --workers 2 --cutoff Li:DME=0.3")
-    assert workflow.analysis_options(settings, "transport", 300, 0.46).endswith(
+    assert registry.workflow_options(settings, "transport", registry.RunContext(300, 0.46)).endswith(
         "--temperature-k 300 --viscosity-mpa-s 0.46")
-    assert workflow.analysis_options(settings, "transport", 300, "r/viscosity/viscosity.json").endswith(
-        "--temperature-k 300 --viscosity r/viscosity/viscosity.json")
-    assert workflow.analysis_options(settings, "water", 300, None).endswith(
-        "--neighbours water --neighbours any_oxygen")
+    assert registry.workflow_options(settings, "transport", registry.RunContext(300, "r/v.json")).endswith(
+        "--temperature-k 300 --viscosity r/v.json")
+    assert registry.workflow_options(settings, "water", run).endswith("--neighbours water --neighbours any_oxygen")
+    assert registry.get("solvation").threads(settings) == 2 and registry.get("water").threads(settings) == 1
 
 
 def test_viscosity_auto_gives_the_transport_analysis_the_runs_own_viscosity(tmp_path, monkeypatch):

@@ -25,14 +25,8 @@ SCHEMAS = {
     "analysis": "The ``analysis:`` section of a study.",
     "viscosity": "The ``viscosity:`` section of a study, and the options of `hese viscosity`.",
 }
-#: Result tables per command, in the order of the command's output.
-ANALYSIS_TABLES = {
-    "analyze solvation": ("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters",
-                          "zn_chains"),
-    "analyze transport": ("msd", "diffusion", "conductivity"),
-    "analyze water": ("tetrahedral", "water_entropy", "hbonds"),
-    "viscosity": ("viscosity_series", "viscosity_profile"),
-}
+#: Tables written by commands that are not analyses of the registry.
+OTHER_TABLES = {"viscosity": ("viscosity_series", "viscosity_profile")}
 
 
 def cell(text: Any) -> str:
@@ -112,9 +106,12 @@ def tables_page() -> str:
              "writes these Parquet tables to its folder; `hese gather` stacks them over the runs of a study "
              "into `results/<study>/tables/`, led by the run's identifiers (`study`, `run`, `system`, "
              "`temperature_k`, `replica`, `seed`, then the sweep variables).", ""]
+    from hese.analysis import registry
+
     listed = set()
-    for analysis, tables in ANALYSIS_TABLES.items():
-        lines += [f"## `hese {analysis}`", ""]
+    commands = {f"analyze {a.name}": a.tables for a in registry.analyses()} | OTHER_TABLES
+    for command, tables in commands.items():
+        lines += [f"## `hese {command}`", ""]
         for table in tables:
             listed.add(table)
             lines += [f"### `{table}.parquet`", "", "| column | meaning |", "| --- | --- |"]

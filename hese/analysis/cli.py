@@ -1,4 +1,5 @@
-"""The ``hese analyze`` sub-commands: ``transport``, ``water`` and ``solvation``.
+"""The ``hese analyze`` sub-commands, one per analysis of :mod:`hese.analysis.registry`, and the
+registry entries of the built-in analyses (solvation, transport, water).
 
 Wire into the ``hese`` parser with ``add_parsers(sub)`` where ``sub = p.add_subparsers(...)``.
 Every handler raises :class:`~hese.errors.HeseInputError` for bad input, which the ``hese``
@@ -10,27 +11,27 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from hese.analysis import registry
 from hese.errors import HeseInputError
 from hese.io import exclusive, replaced_folder
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``analyze`` with its sub-commands ``transport``, ``water`` and ``solvation``.
+    """Register ``analyze`` with one sub-command per analysis of the registry; return the ``analyze`` parser."""
+    analyze = subparsers.add_parser("analyze", help="analyse trajectories: " + ", ".join(registry.names()))
+    commands = analyze.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
+    for analysis in registry.analyses():
+        p = commands.add_parser(analysis.name, help=analysis.help, description=analysis.description)
+        _inputs(p, runs="+" if analysis.replicas else None)
+        analysis.add_arguments(p)
+        p.set_defaults(func=analysis.run)
+    return analyze
 
-    Returns the ``analyze`` parser.
-    """
-    analyze = subparsers.add_parser("analyze", help="analyse trajectories: transport, water structure, solvation")
-    analyses = analyze.add_subparsers(dest="analysis", required=True, metavar="ANALYSIS")
 
-    t = analyses.add_parser(
-        "transport",
-        help="MSD, self-diffusion (Yeh–Hummer corrected), Nernst–Einstein and Einstein–Helfand conductivity",
-        description="Writes msd.parquet, diffusion.parquet, conductivity.parquet and summary.json to --out.",
-    )
-    _inputs(t, runs="+")
+def _transport_arguments(t: argparse.ArgumentParser) -> None:
     t.add_argument("--species", action="append", default=[], metavar="NAME=SELECTION",
                    help="with --topology: a species and the MDAnalysis selection of its atoms (repeatable)")
     t.add_argument("--charge", action="append", default=[], metavar="NAME=Z",
@@ -46,29 +47,29 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPars
     t.add_argument("--per-axis", action="store_true", help="also write the x, y, z parts of the MSD")
     t.add_argument("--already-unwrapped", action="store_true",
                    help="the trajectory is unwrapped already: skip frame-to-frame unwrapping")
-    t.set_defaults(func=_transport)
 
-    w = analyses.add_parser(
-        "water",
-        help="tetrahedral order q, P(q), tetrahedral entropy, water–water hydrogen bonds",
-        description="Writes tetrahedral.parquet, water_entropy.parquet, hbonds.parquet and summary.json to --out.",
-    )
-    _inputs(w, runs=None)
+
+def _transport_options(settings: Mapping, run: registry.RunContext) -> list[str]:
+    options = ["--temperature-k", f"{run.temperature_k:g}"]
+    if isinstance(run.viscosity, str):
+        options += ["--viscosity", run.viscosity]
+    elif run.viscosity is not None:
+        options += ["--viscosity-mpa-s", f"{run.viscosity:g}"]
+    return options
+
+
+def _water_arguments(w: argparse.ArgumentParser) -> None:
     w.add_argument("--water", metavar="SELECTION",
                    help="with --topology: MDAnalysis selection of the water molecules (default for --run: water)")
     w.add_argument("--neighbours", action="append", choices=("water", "any_oxygen"), metavar="MODE",
                    help="neighbours of q: water (default) or any_oxygen (water and anion oxygens); repeatable")
-    w.set_defaults(func=_water)
 
-    s = analyses.add_parser(
-        "solvation",
-        help="RDFs and cutoffs, coordination numbers, speciation, shell entropy, ion pairing, ion clusters",
-        description="Writes rdf.parquet, coordination.parquet, speciation.parquet, shell_entropy.parquet, "
-                    "ion_pairing.parquet, clusters.parquet (and zn_chains.parquet with Zn and Cl) and summary.json "
-                    "to --out. A hese --run takes its cations, anions, solvents and coordinating atoms from build.json "
-                    "and the species registry.",
-    )
-    _inputs(s, runs=None, blocks_default=10)
+
+def _water_options(settings: Mapping, run: registry.RunContext) -> list[str]:
+    return [part for mode in settings["water"]["neighbours"] for part in ("--neighbours", mode)]
+
+
+def _solvation_arguments(s: argparse.ArgumentParser) -> None:
     for kind, example in (("cation", "Li='name Li'"), ("anion", "FSI='resname FSI and name O1 O2 O3 O4'"),
                           ("solvent", "DME='resname DME and name O1 O2'")):
         s.add_argument(f"--{kind}", action="append", default=[], metavar="NAME=SELECTION",
@@ -86,11 +87,20 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPars
     s.add_argument("--rdf-bin-nm", type=float, default=0.005, metavar="NM", help="RDF bin width (default 0.005 nm)")
     s.add_argument("--workers", type=int, default=1, metavar="N",
                    help="processes reading frames in parallel (default 1; results are identical)")
-    s.set_defaults(func=_solvation)
-    return analyze
 
 
-def _inputs(p: argparse.ArgumentParser, runs: str | None, blocks_default: int = 5) -> None:
+def _solvation_options(settings: Mapping, run: registry.RunContext) -> list[str]:
+    solvation = settings["solvation"]
+    options = ["--workers", str(solvation["workers"])]
+    for pair, cutoff in solvation["cutoffs"].items():
+        options += ["--cutoff", f"{pair}={cutoff:g}"]
+    return options
+
+
+def _inputs(p: argparse.ArgumentParser, runs: str | None) -> None:
+    from hese.config import schema
+
+    blocks_default = schema("analysis")["properties"]["blocks"]["default"]
     where = "(in DIR, DIR/build or DIR/md; DIR may also be the run's build/ or md/ folder)"
     p.add_argument("--run", nargs=runs, metavar="DIR",
                    help=f"hese run folder(s) (replicas of one system) with topology.pdb, build.json and "
@@ -259,3 +269,31 @@ def _report(result, args: argparse.Namespace, headline: str, tables: list, notes
         print(line)
     for line in result.summary["warnings"]:
         print(f"warning: {line}")
+
+
+registry.register(registry.Analysis(
+    "solvation",
+    help="RDFs and cutoffs, coordination numbers, speciation, shell entropy, ion pairing, ion clusters",
+    description="Writes rdf.parquet, coordination.parquet, speciation.parquet, shell_entropy.parquet, "
+                "ion_pairing.parquet, clusters.parquet (and zn_chains.parquet with Zn and Cl) and summary.json to "
+                "--out. A hese --run takes its cations, anions, solvents and coordinating atoms from build.json and "
+                "the species registry.",
+    add_arguments=_solvation_arguments, run=_solvation,
+    tables=("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters", "zn_chains"),
+    plots=("rdf", "speciation", "shell_entropy", "clusters"),
+    options=_solvation_options, threads=lambda settings: settings["solvation"]["workers"],
+))
+registry.register(registry.Analysis(
+    "transport",
+    help="MSD, self-diffusion (Yeh–Hummer corrected), Nernst–Einstein and Einstein–Helfand conductivity",
+    description="Writes msd.parquet, diffusion.parquet, conductivity.parquet and summary.json to --out.",
+    add_arguments=_transport_arguments, run=_transport, tables=("msd", "diffusion", "conductivity"),
+    plots=("diffusion", "msd"), options=_transport_options, replicas=True,
+))
+registry.register(registry.Analysis(
+    "water",
+    help="tetrahedral order q, P(q), tetrahedral entropy, water–water hydrogen bonds",
+    description="Writes tetrahedral.parquet, water_entropy.parquet, hbonds.parquet and summary.json to --out.",
+    add_arguments=_water_arguments, run=_water, tables=("tetrahedral", "water_entropy", "hbonds"),
+    plots=("tetrahedral", "water_entropy"), applies=registry.has_water, options=_water_options,
+))

@@ -1,0 +1,81 @@
+"""The registry of analyses: one entry reaches the CLI, the workflow, gather and the loader."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pandas as pd
+import pytest
+
+from hese import cli, results, study, workflow
+from hese.analysis import registry
+from hese.io import replaced_folder, write_json
+from tests.test_results import RUNS, _write_run
+
+
+def _toy_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scale", type=float, default=1.0)
+
+
+def _toy_run(args: argparse.Namespace) -> None:
+    with replaced_folder(args.out) as new:
+        pd.DataFrame({"x": [1.0, 2.0], "y": [args.scale, 2 * args.scale]}).to_parquet(new / "toy.parquet")
+        write_json(new / "summary.json", {"analysis": "toy", "scale": args.scale, "warnings": []})
+
+
+TOY = registry.Analysis("toy", help="a toy", description="writes toy.parquet", add_arguments=_toy_arguments,
+                        run=_toy_run, tables=("toy",), plots=("rdf",),
+                        applies=lambda system: "LiCl" in system["composition"]["counts"],
+                        options=lambda settings, run: ["--scale", f"{run.temperature_k / 100:g}"])
+
+
+@pytest.fixture
+def toy():
+    registry.register(TOY)
+    yield TOY
+    registry.unregister("toy")
+
+
+def test_built_in_analyses_are_registered():
+    assert registry.names()[:3] == ("solvation", "transport", "water")
+    with pytest.raises(Exception, match="unknown analysis 'nope'; analyses are solvation, transport, water"):
+        registry.get("nope")
+    with pytest.raises(ValueError, match="registered already"):
+        registry.register(registry.get("water"))
+
+
+def test_a_registered_analysis_reaches_the_cli(toy, tmp_path):
+    args = cli.parser().parse_args(["analyze", "toy", "--run", "r", "--out", str(tmp_path / "o"), "--scale", "3"])
+    assert args.func is _toy_run and args.scale == 3 and args.blocks == 5
+    assert cli.main(["analyze", "toy", "--run", "r", "--out", str(tmp_path / "o"), "--scale", "3"]) == 0
+    assert json.loads((tmp_path / "o/summary.json").read_text())["scale"] == 3
+
+
+def test_a_registered_analysis_reaches_the_workflow(toy, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.yaml").write_text("name: a\ncomposition: {counts: {LiCl: 2, water: 400}}\n"
+                                     "force_field: {family: aqueous}\n")
+    (tmp_path / "b.yaml").write_text("name: b\ncomposition: {counts: {water: 400}}\nforce_field: {family: aqueous}\n")
+    (tmp_path / "s.yaml").write_text("study: s\ntemperature_k: 300\nsystems: [{system: a.yaml}, {system: b.yaml}]\n")
+    s = workflow.Study.from_config(study.load("s.yaml"), "s.yaml")
+    a, b = sorted(s.runs)
+    assert s.analyses(a) == ("solvation", "transport", "water", "toy")
+    assert s.analyses(b) == ("solvation", "transport", "water")
+    assert f"results/s/{a}/analysis/toy/summary.json" in s.analysis_summaries()
+    assert f"results/s/{b}/analysis/toy/summary.json" not in s.analysis_summaries()
+    assert s.analysis_options("toy", a) == "--start 0 --step 1 --blocks 5 --scale 3"
+    assert "toy" in workflow.analysis_pattern().split("|")
+
+
+def test_a_registered_analysis_reaches_gather_and_the_loader(toy, tmp_path):
+    RUNS.to_csv(tmp_path / "runs.csv", index=False)
+    _write_run(tmp_path, "a_r0", 1e-10)
+    _write_run(tmp_path, "b_r0", 2e-10)
+    assert cli.main(["analyze", "toy", "--run", "x", "--out", str(tmp_path / "a_r0/analysis/toy"),
+                     "--scale", "4"]) == 0
+    written = results.gather(tmp_path)
+    assert {"toy", "toy_summary"} <= set(written)
+    res = results.load(tmp_path)
+    assert list(res.toy["run"]) == ["a_r0", "a_r0"] and list(res.toy["y"]) == [4.0, 8.0]
+    assert res["toy_summary"]["scale"][0] == 4

@@ -23,7 +23,7 @@ import openmm as mm
 from openmm import app, unit
 
 import hese
-from hese import composition, forcefield
+from hese import composition, forcefield, layout
 from hese import species as sp
 from hese.config import check_name, load_yaml, validate
 from hese.errors import HeseInputError
@@ -255,9 +255,9 @@ def build(definition: SystemDefinition, out_dir: str | Path, seed: int = 0) -> d
         "openmm_version": mm.__version__,
     }
     with exclusive(out.parent / f".{out.name}.lock", "hese build"), replaced_folder(out) as new:
-        atomic_write(new / "system.xml", mm.XmlSerializer.serialize(system))
-        atomic_write(new / "topology.pdb", pdb.getvalue())
-        write_json(new / "build.json", record)
+        atomic_write(new / layout.SYSTEM, mm.XmlSerializer.serialize(system))
+        atomic_write(new / layout.TOPOLOGY, pdb.getvalue())
+        write_json(new / layout.BUILD_RECORD, record)
     return record
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hese import layout
 from hese.analysis import registry
 from hese.errors import HeseInputError
 from hese.io import atomic_write, exclusive, read_json, read_table, replaced_folder
@@ -95,18 +96,18 @@ def _run_tables(run_dir: Path) -> Iterator[tuple[str, pd.DataFrame]]:
     analysis once its ``summary.json`` (written last) exists.
     """
     md = run_dir / "md"
-    if not (md / "done.json").is_file():
+    if not (md / layout.DONE).is_file():
         return
     remedy = f"rerun hese simulate for {run_dir.name}"
-    done = read_json(md / "done.json", remedy, ("production_ps", "n_frames", "n_atoms", "platform", "stages"))
-    record = _flatten(read_json(md / "equilibration.json", remedy), scalars_only=True)
+    done = read_json(md / layout.DONE, remedy, ("production_ps", "n_frames", "n_atoms", "platform", "stages"))
+    record = _flatten(read_json(md / layout.EQUILIBRATION, remedy), scalars_only=True)
     record = {_molarity_name(k): v for k, v in record.items()}
     yield "equilibration", pd.DataFrame([{
         **record, "ns_simulated": done["production_ps"] / 1000.0, "n_frames": done["n_frames"],
         "n_atoms": done["n_atoms"], "platform": done["platform"],
         "production_ns_per_day": done["stages"]["production"]["ns_per_day"],
     }])
-    viscosity = run_dir / "viscosity" / "viscosity.json"
+    viscosity = run_dir / "viscosity" / layout.VISCOSITY
     if viscosity.is_file():  # hese viscosity swaps its folder in whole: the record means the run is complete
         remedy = f"rerun hese viscosity for {run_dir.name}"
         record = {k: v for k, v in read_json(viscosity, remedy).items() if k not in ("settings", "amplitudes")}
@@ -115,8 +116,8 @@ def _run_tables(run_dir: Path) -> Iterator[tuple[str, pd.DataFrame]]:
             yield path.stem, read_table(path, remedy)
     for analysis in registry.names():
         folder = run_dir / "analysis" / analysis
-        if (folder / "summary.json").is_file():
-            summary = read_json(folder / "summary.json", f"rerun hese analyze {analysis} for {run_dir.name}")
+        if (folder / layout.SUMMARY).is_file():
+            summary = read_json(folder / layout.SUMMARY, f"rerun hese analyze {analysis} for {run_dir.name}")
             yield f"{analysis}_summary", pd.DataFrame([_flatten(summary, scalars_only=True)])
             for path in sorted(folder.glob("*.parquet")):
                 yield path.stem, read_table(path, f"rerun hese analyze {analysis} for {run_dir.name}")

@@ -19,7 +19,7 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from hese import study
+from hese import layout, study
 from hese.analysis import registry
 from hese.config import check_name, load_yaml, validate
 from hese.errors import HeseInputError
@@ -75,11 +75,11 @@ class Study:
 
     def analysis_summaries(self) -> list[str]:
         """Every run's ``analysis/<analysis>/summary.json``: the inputs of ``hese gather``."""
-        return [f"{self.root}/{run}/analysis/{a}/summary.json" for run in self.runs for a in self.analyses(run)]
+        return [f"{self.root}/{run}/analysis/{a}/{layout.SUMMARY}" for run in self.runs for a in self.analyses(run)]
 
     def md_markers(self) -> list[str]:
         """Every run's finished simulation: its completion marker ``md/done.json``."""
-        return [f"{self.root}/{run}/md/done.json" for run in self.runs]
+        return [f"{self.root}/{run}/md/{layout.DONE}" for run in self.runs]
 
     def targets(self) -> list[str]:
         """The final outputs: the gathered summary table and every plot (PNG and SVG)."""
@@ -95,12 +95,12 @@ class Study:
 
     def viscosity_record(self, run_id: str) -> str:
         """The run's ``viscosity/viscosity.json`` (written by ``hese viscosity``)."""
-        return f"{self.root}/{run_id}/viscosity/viscosity.json"
+        return f"{self.root}/{run_id}/viscosity/{layout.VISCOSITY}"
 
     def analysis_inputs(self, analysis: str, run_id: str) -> list[str]:
         """What ``hese analyze <analysis>`` of a run reads: the finished simulation, and for transport
         the run's own viscosity when its system measures it."""
-        inputs = [f"{self.root}/{run_id}/md/done.json"]
+        inputs = [f"{self.root}/{run_id}/md/{layout.DONE}"]
         if analysis == "transport" and self.measures_viscosity(run_id):
             inputs.append(self.viscosity_record(run_id))
         return inputs

@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from hese import layout
 from hese.analysis import registry
 from hese.errors import HeseInputError
 from hese.io import exclusive, replaced_folder
@@ -123,7 +124,7 @@ def _inputs(p: argparse.ArgumentParser, runs: str | None) -> None:
 def _check_finished(args: argparse.Namespace) -> None:
     """Refuse a --run whose simulation has not finished, unless --allow-unfinished (then mark it partial)."""
     runs = args.run if isinstance(args.run, list) else [args.run] if args.run else []
-    unfinished = [str(r) for r in runs if not any((Path(r) / p / "done.json").is_file() for p in ("md", "", "../md"))]
+    unfinished = [str(r) for r in runs if not any((Path(r) / p / layout.DONE).is_file() for p in ("md", "", "../md"))]
     args.partial = bool(unfinished)
     if unfinished and not args.allow_unfinished:
         raise HeseInputError(f"--run {unfinished[0]}: the simulation has not finished (no md/done.json); wait for "

@@ -18,10 +18,7 @@ from pathlib import Path
 
 from hese import species as registry
 from hese.errors import HeseInputError
-
-TOPOLOGY = "topology.pdb"
-BUILD_RECORD = "build.json"
-TRAJECTORY = "trajectory.xtc"
+from hese.layout import BUILD_RECORD, TOPOLOGY, TRAJECTORY
 
 
 @dataclass(frozen=True)

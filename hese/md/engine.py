@@ -35,6 +35,7 @@ import pandas as pd
 from openmm import app, unit
 
 import hese
+from hese import layout
 from hese.errors import HeseInputError
 from hese.io import atomic_write, exclusive, read_json, remove_stale_temporaries, write_json
 from hese.md import equilibration as eq
@@ -54,7 +55,6 @@ from hese.md.stages import (
 )
 
 log = logging.getLogger("hese.md")
-DONE = "done.json"
 RESTART = "restart"
 MD_STAGES = ("heating", "npt", "production")
 
@@ -74,20 +74,20 @@ class BuildInputs:
     def read(cls, folder: str | os.PathLike) -> BuildInputs:
         """Read ``system.xml``, ``topology.pdb`` and ``build.json`` from a build folder."""
         folder = Path(folder)
-        missing = [n for n in ("build.json", "system.xml", "topology.pdb") if not (folder / n).is_file()]
+        missing = [n for n in (layout.BUILD_RECORD, layout.SYSTEM, layout.TOPOLOGY) if not (folder / n).is_file()]
         if missing:
             raise HeseInputError(f"{folder}: not a finished build folder (missing {', '.join(missing)}); "
                                  f"run `hese build SYSTEM.yaml --out {folder}` first")
         rebuild = f"rebuild the box (hese build … --out {folder})"
         try:
-            text = (folder / "system.xml").read_bytes().decode("utf-8")
+            text = (folder / layout.SYSTEM).read_bytes().decode("utf-8")
             system = mm.XmlSerializer.deserialize(text)
         except Exception as err:
             raise HeseInputError(f"{folder / 'system.xml'}: damaged, not an OpenMM System "
                                  f"({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}); "
                                  f"{rebuild}") from None
         try:
-            pdb = app.PDBFile(str(folder / "topology.pdb"))
+            pdb = app.PDBFile(str(folder / layout.TOPOLOGY))
         except Exception as err:
             raise HeseInputError(f"{folder / 'topology.pdb'}: damaged, not a PDB file ({type(err).__name__}: "
                                  f"{str(err).strip()[:120]}); {rebuild}") from None
@@ -96,7 +96,7 @@ class BuildInputs:
                                  f"{system.getNumParticles()} particles")
         if pdb.topology.getPeriodicBoxVectors() is None or not system.usesPeriodicBoundaryConditions():
             raise HeseInputError(f"{folder}: the system is not periodic; hese simulate needs a periodic box")
-        record = read_json(folder / "build.json", rebuild)
+        record = read_json(folder / layout.BUILD_RECORD, rebuild)
         return cls(folder, system, pdb.topology, pdb.positions, record, hashlib.sha256(text.encode()).hexdigest())
 
 
@@ -216,7 +216,7 @@ class Simulation:
                 self.choice.release()
 
     def _finished(self) -> dict | None:
-        path = self.out / DONE
+        path = self.out / layout.DONE
         if not path.exists():
             return None
         done = read_json(path, "delete the md folder and rerun hese simulate", ("settings", "n_frames"))
@@ -377,7 +377,7 @@ class Simulation:
     def _production_start(self, context: mm.Context) -> None:
         apply_state(context, load_state(self.restart / "npt" / END_STATE))
         record = self.equilibration_record()
-        write_json(self.out / "equilibration.json", record)
+        write_json(self.out / layout.EQUILIBRATION, record)
         if self.settings.ensemble == "nvt":
             factor = eq.scale_to_volume(context, record["volume_nm3"])
             log.info("production: NVT at the mean equilibrated volume %.4f nm³ (box %.4f nm, scaled by %.5f); "
@@ -390,23 +390,23 @@ class Simulation:
         s = self.settings
         prod = self.runner("production")
         chunks = prod.progress.chunks
-        concatenate_xtc([prod.folder / c for c in chunks if c.endswith(".xtc")], self.out / "trajectory.xtc")
+        concatenate_xtc([prod.folder / c for c in chunks if c.endswith(".xtc")], self.out / layout.TRAJECTORY)
         thermo = read_thermo(prod.folder, chunks)
-        atomic_write(self.out / "thermo.parquet", parquet_bytes(thermo))
+        atomic_write(self.out / layout.THERMO, parquet_bytes(thermo))
         parts = []
         for name in ("heating", "npt"):
             r = self.runner(name) if self._stage(name) is not None else None
             if r is not None and r.progress is not None:
                 parts.append(read_thermo(r.folder, r.progress.chunks).assign(stage=name))
         equil = pd.concat(parts, ignore_index=True) if parts else thermo_frame([]).assign(stage=[])
-        atomic_write(self.out / "equilibration.parquet", parquet_bytes(equil[["stage", *thermo.columns]]))
-        if not (self.out / "equilibration.json").exists():
-            write_json(self.out / "equilibration.json", self.equilibration_record())
+        atomic_write(self.out / layout.EQUILIBRATION_THERMO, parquet_bytes(equil[["stage", *thermo.columns]]))
+        if not (self.out / layout.EQUILIBRATION).exists():
+            write_json(self.out / layout.EQUILIBRATION, self.equilibration_record())
         shutil.copyfile(prod.folder / END_STATE, self.out / ".final_state.xml.tmp")
-        os.replace(self.out / ".final_state.xml.tmp", self.out / "final_state.xml")
-        steps, _ = xtc_times(self.out / "trajectory.xtc")
+        os.replace(self.out / ".final_state.xml.tmp", self.out / layout.FINAL_STATE)
+        steps, _ = xtc_times(self.out / layout.TRAJECTORY)
         self._verify(steps, thermo["step"].to_numpy())
-        eq_record = read_json(self.out / "equilibration.json", "delete the md folder and rerun hese simulate")
+        eq_record = read_json(self.out / layout.EQUILIBRATION, "delete the md folder and rerun hese simulate")
         done = {
             "name": self.inputs.record.get("name"),
             "build": str(self.inputs.folder),
@@ -433,7 +433,7 @@ class Simulation:
             "openmm_version": mm.__version__,
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-        write_json(self.out / DONE, done)
+        write_json(self.out / layout.DONE, done)
         shutil.rmtree(self.restart, ignore_errors=True)
         ns = done["stages"]["production"]["ns_per_day"]
         log.info("done: %d frames, %d thermo rows, production at %.3g ns/day (%.2f %% of it outside OpenMM); "

@@ -33,6 +33,7 @@ import pandas as pd
 from openmm import unit
 
 import hese
+from hese import layout
 from hese.analysis import columns as col
 from hese.analysis.tables import json_number
 from hese.config import load_yaml, validate
@@ -91,7 +92,7 @@ class ViscositySettings:
 
 def production_settings(md_dir: str | os.PathLike, runtime: Settings) -> Settings:
     """The physics settings of a finished ``hese simulate`` run, with the runtime ones of ``runtime``."""
-    done = read_json(Path(md_dir) / "done.json", f"finish the simulation first (hese simulate … --out {md_dir})",
+    done = read_json(Path(md_dir) / layout.DONE, f"finish the simulation first (hese simulate … --out {md_dir})",
                      ("settings",))
     physics = {k: done["settings"][k] for k in PHYSICS if k in done["settings"]}
     return dataclasses.replace(runtime, **physics, source=f"{md_dir}/done.json")
@@ -109,15 +110,15 @@ def run_viscosity(build_dir: str | os.PathLike, out_dir: str | os.PathLike, sett
     """
     if md_dir is not None:
         settings = production_settings(md_dir, settings)
-        if not (Path(md_dir) / "final_state.xml").is_file():
-            raise HeseInputError(f"{md_dir}: no final_state.xml; rerun hese simulate … --out {md_dir}")
+        if not (Path(md_dir) / layout.FINAL_STATE).is_file():
+            raise HeseInputError(f"{md_dir}: no {layout.FINAL_STATE}; rerun hese simulate … --out {md_dir}")
     plan = _Plan.of(settings, viscosity)
     inputs = BuildInputs.read(build_dir)
     out = Path(out_dir)
     with exclusive(out.parent / f".{out.name}.lock", "hese viscosity"), replaced_folder(out) as new:
         with log_to(new / "viscosity.log"):
             record = _Measurement(inputs, settings, viscosity, plan, md_dir).run(new)
-            write_json(new / "viscosity.json", record)
+            write_json(new / layout.VISCOSITY, record)
     return record
 
 
@@ -170,7 +171,7 @@ class _Measurement:
         self.seed = settings.seed if settings.seed is not None else secrets.randbelow(2**31 - 2) + 1
 
     def _start_state(self) -> mm.State | None:
-        return load_state(Path(self.md_dir) / "final_state.xml") if self.md_dir is not None else None
+        return load_state(Path(self.md_dir) / layout.FINAL_STATE) if self.md_dir is not None else None
 
     def run(self, out: Path) -> dict:
         s, v, plan = self.settings, self.v, self.plan

@@ -47,7 +47,7 @@ def test_built_in_analyses_are_registered():
 
 def test_a_registered_analysis_reaches_the_cli(toy, tmp_path):
     args = cli.parser().parse_args(["analyze", "toy", "--run", "r", "--out", str(tmp_path / "o"), "--scale", "3"])
-    assert args.func is _toy_run and args.scale == 3 and args.blocks == 5
+    assert args.analysis == "toy" and args.scale == 3 and args.blocks == 5
     assert cli.main(["analyze", "toy", "--run", "r", "--out", str(tmp_path / "o"), "--scale", "3"]) == 0
     assert json.loads((tmp_path / "o/summary.json").read_text())["scale"] == 3
 
@@ -79,3 +79,20 @@ def test_a_registered_analysis_reaches_gather_and_the_loader(toy, tmp_path):
     res = results.load(tmp_path)
     assert list(res.toy["run"]) == ["a_r0", "a_r0"] and list(res.toy["y"]) == [4.0, 8.0]
     assert res["toy_summary"]["scale"][0] == 4
+
+
+def test_library_errors_name_parameters_and_the_cli_names_options(tmp_path, capsys):
+    """A notebook user reads the function's parameter; the command's user reads its option."""
+    from hese.analysis.inputs import file_source
+    from hese.analysis.transport import analyze_transport
+    from hese.errors import HeseInputError
+
+    source = file_source("t.pdb", ["t.xtc"], ["Li=name LI"])  # parameters are checked before any file is read
+    with pytest.raises(HeseInputError, match=r"^temperature_k: missing"):
+        analyze_transport([source], None)
+    with pytest.raises(HeseInputError, match=r"^n_blocks: 1; at least 2"):
+        analyze_transport([source], 300.0, n_blocks=1)
+    argv = ["analyze", "transport", "--topology", "t.pdb", "--trajectory", "t.xtc", "--species", "Li=name LI",
+            "--out", str(tmp_path / "o")]
+    assert cli.main([*argv, "--temperature-k", "300", "--blocks", "1"]) == 2
+    assert "hese: error: --blocks: 1; at least 2" in capsys.readouterr().err

@@ -28,8 +28,28 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPars
         p = commands.add_parser(analysis.name, help=analysis.help, description=analysis.description)
         _inputs(p, runs="+" if analysis.replicas else None)
         analysis.add_arguments(p)
-        p.set_defaults(func=analysis.run)
+        p.set_defaults(func=_naming_options(analysis.run))
     return analyze
+
+
+#: parameters of the analysis functions whose option has another name than ``--<parameter with dashes>``
+OPTION_OF = {"n_blocks": "--blocks", "cutoffs": "--cutoff"}
+
+
+def _naming_options(run):
+    """``run`` with the library's parameter names in its error messages turned into the command's
+    options (``n_blocks: 1; …`` → ``--blocks: 1; …``)."""
+    def handler(args: argparse.Namespace) -> None:
+        try:
+            run(args)
+        except HeseInputError as err:
+            name, sep, rest = str(err).partition(":")
+            if not sep or not name.isidentifier() or name != name.lower():
+                raise
+            option = OPTION_OF.get(name, "--" + name.replace("_", "-"))
+            raise HeseInputError(f"{option}:{rest}") from None
+
+    return handler
 
 
 def _transport_arguments(t: argparse.ArgumentParser) -> None:

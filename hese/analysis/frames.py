@@ -192,7 +192,7 @@ class Molecules:
 
 
 @dataclass(frozen=True)
-class Chunk:
+class FrameChunk:
     """Consecutive analysed frames.
 
     Attributes
@@ -224,7 +224,7 @@ def iter_chunks(
     frames: slice = slice(None),
     chunk_frames: int = CHUNK_FRAMES,
     source: str = "trajectory",
-) -> Iterator[Chunk]:
+) -> Iterator[FrameChunk]:
     """Positions of the atoms ``indices`` over the selected frames, ``chunk_frames`` frames at a time.
 
     XTC files are read with MDAnalysis' low-level reader straight into the chunk's array, without
@@ -253,7 +253,7 @@ def iter_chunks(
             except (OSError, EOFError, ValueError) as err:
                 raise HeseInputError(f"{source}: cannot read frame {numbers[0]}–{numbers[-1]}: {err}") from None
             nm = np.multiply(angstrom, NM_PER_ANGSTROM, dtype=float)
-            yield Chunk(numbers, times, _boxes_nm(dims, numbers, source), nm)
+            yield FrameChunk(numbers, times, _boxes_nm(dims, numbers, source), nm)
     finally:
         if xtc is not None:
             xtc.close()

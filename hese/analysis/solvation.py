@@ -82,7 +82,7 @@ __all__ = [
 ]
 
 GAS_CONSTANT_J_MOL_K = 8.314462618
-N_BLOCKS = 10
+N_BLOCKS = 5
 N_BOOTSTRAP = 1000
 BOOTSTRAP_SEED = 20240607
 CONFIDENCE = 0.95
@@ -373,11 +373,11 @@ def analyze_solvation(
     if n_frames == 0:
         raise HeseInputError(f"{source.label}: no frames selected (the trajectory has {universe.trajectory.n_frames})")
     if not 2 <= n_blocks <= n_frames:
-        raise HeseInputError(f"--blocks {n_blocks}: need 2 ≤ blocks ≤ the {n_frames} analysed frames")
+        raise HeseInputError(f"n_blocks: {n_blocks}; need 2 ≤ blocks ≤ the {n_frames} analysed frames")
     if workers < 1:
-        raise HeseInputError(f"--workers {workers}: need at least 1")
+        raise HeseInputError(f"workers: {workers}; need at least 1")
     if not MIN_RDF_BIN_NM <= rdf_bin_nm <= rdf.RDF_RANGE_NM / 10:
-        raise HeseInputError(f"--rdf-bin-nm {rdf_bin_nm}: need {MIN_RDF_BIN_NM} ≤ bin width ≤ "
+        raise HeseInputError(f"rdf_bin_nm: {rdf_bin_nm}; need {MIN_RDF_BIN_NM} ≤ bin width ≤ "
                              f"{rdf.RDF_RANGE_NM / 10:g} nm")
     warnings = []
     half = _first_box(universe, frames, source.label).min() / 2
@@ -387,15 +387,15 @@ def analyze_solvation(
             warnings.append(f"RDF range shortened to {rdf_range_nm:.3f} nm, just below half the smallest box edge")
     if not 0 < rdf_range_nm < half:
         raise HeseInputError(
-            f"--rdf-range-nm {rdf_range_nm}: need 0 < range < half the smallest box edge ({half:.3f} nm)"
+            f"rdf_range_nm: {rdf_range_nm}; need 0 < range < half the smallest box edge ({half:.3f} nm)"
         )
     if rdf_range_nm < 2 * rdf_bin_nm:
         raise HeseInputError(
-            f"--rdf-bin-nm {rdf_bin_nm}: need at least two bins within the RDF range {rdf_range_nm} nm"
+            f"rdf_bin_nm: {rdf_bin_nm}; need at least two bins within the RDF range {rdf_range_nm} nm"
         )
     largest = max(cutoffs.values(), default=0.0)
     if largest >= half:
-        raise HeseInputError(f"--cutoff {largest} nm: need less than half the smallest box edge ({half:.3f} nm)")
+        raise HeseInputError(f"cutoffs: {largest} nm; need less than half the smallest box edge ({half:.3f} nm)")
     edges = rdf.rdf_edges(rdf_range_nm, rdf_bin_nm)
     contact_range = max(largest, min(CONTACT_RANGE_NM, edges[-1]))
     data = collect(source, system, frames, edges, contact_range, workers, chunk_frames, progress, universe)

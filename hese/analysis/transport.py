@@ -185,13 +185,13 @@ def _check_parameters(sources: Sequence[Source], temperature_k, viscosity_mpa_s,
     if not sources:
         raise HeseInputError("no trajectory given: use --run DIR or --topology FILE --trajectory FILE")
     if temperature_k is None:
-        raise HeseInputError("--temperature-k: missing; the conductivity and the Yeh–Hummer correction need it")
+        raise HeseInputError("temperature_k: missing; the conductivity and the Yeh–Hummer correction need it")
     if not np.isfinite(temperature_k) or temperature_k <= 0:
-        raise HeseInputError(f"--temperature-k: {temperature_k} is not a positive temperature (K)")
+        raise HeseInputError(f"temperature_k: {temperature_k} is not a positive temperature (K)")
     if viscosity_mpa_s is not None and (not np.isfinite(viscosity_mpa_s) or viscosity_mpa_s <= 0):
-        raise HeseInputError(f"--viscosity-mpa-s: {viscosity_mpa_s} is not a positive viscosity (mPa s)")
+        raise HeseInputError(f"viscosity_mpa_s: {viscosity_mpa_s} is not a positive viscosity (mPa s)")
     if n_blocks < 2:
-        raise HeseInputError(f"--blocks: {n_blocks}; at least 2 blocks are needed for an uncertainty")
+        raise HeseInputError(f"n_blocks: {n_blocks}; at least 2 blocks are needed for an uncertainty")
     for s in sources:
         if not s.species:
             raise HeseInputError(f"{s.label}: no species to analyse; give --species NAME=SELECTION")

@@ -179,9 +179,9 @@ def analyze_water(
     modes = tuple(dict.fromkeys(neighbours))
     unknown = [m for m in modes if m not in NEIGHBOUR_MODES]
     if unknown or not modes:
-        raise HeseInputError(f"--neighbours: {', '.join(unknown) or 'none'}; allowed: {', '.join(NEIGHBOUR_MODES)}")
+        raise HeseInputError(f"neighbours: {', '.join(unknown) or 'none'}; allowed: {', '.join(NEIGHBOUR_MODES)}")
     if n_blocks < 2:
-        raise HeseInputError(f"--blocks: {n_blocks}; at least 2 blocks are needed for an uncertainty")
+        raise HeseInputError(f"n_blocks: {n_blocks}; at least 2 blocks are needed for an uncertainty")
     label = label or str(trajectories[0] if trajectories else topology)
     universe = open_universe(topology, trajectories)
     water = find_water(universe, selection, n_molecules)

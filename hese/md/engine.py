@@ -170,7 +170,7 @@ def simulate(build_dir: str | os.PathLike, out_dir: str | os.PathLike, settings:
     with exclusive(out / ".lock", "hese simulate"), log_to(out / "simulate.log"):
         remove_stale_temporaries(out)  # left by a job killed while writing (the lock makes them stale)
         try:
-            return Simulation(inputs, out, settings, stop or StopFlag()).run()
+            return MDRun(inputs, out, settings, stop or StopFlag()).run()
         except SimulationError as err:
             log.error("failed: %s", err)
             raise
@@ -179,7 +179,7 @@ def simulate(build_dir: str | os.PathLike, out_dir: str | os.PathLike, settings:
             raise
 
 
-class Simulation:
+class MDRun:
     """One run: the stages of :func:`simulate` on one build, in one output folder."""
 
     def __init__(self, inputs: BuildInputs, out: Path, settings: Settings, stop: StopFlag):

@@ -80,7 +80,7 @@ def parquet_bytes(df: pd.DataFrame) -> bytes:
     return buf.getvalue()
 
 
-class Chunk:
+class OutputChunk:
     """Frames and thermo rows from one checkpoint to the next (see the module docstring).
 
     Frames go to the XTC file as they come; thermo rows are kept in memory (one small row each)

@@ -30,7 +30,7 @@ from openmm import unit
 from hese.io import atomic_write, read_json, write_json
 from hese.md.control import SimulationError, StopFlag, StopRequested
 from hese.md.platforms import PlatformChoice
-from hese.md.reporters import Chunk, Thermo
+from hese.md.reporters import OutputChunk, Thermo
 from hese.md.settings import Settings
 
 log = logging.getLogger("hese.md")
@@ -250,7 +250,7 @@ class StageRunner:
         context.setStepCount(progress.step)
         context.setTime(progress.step * self.dt_ps)
 
-    def _checkpoint(self, context: mm.Context, progress: _Progress, chunk: Chunk) -> Chunk:
+    def _checkpoint(self, context: mm.Context, progress: _Progress, chunk: OutputChunk) -> OutputChunk:
         """Commit the chunk, write the checkpoint, then the progress record that names both."""
         progress.chunks += chunk.commit()
         old = progress.checkpoint
@@ -262,12 +262,12 @@ class StageRunner:
         if old and old != name:
             for suffix in (".chk", ".xml"):
                 (self.folder / f"{old}{suffix}").unlink(missing_ok=True)
-        return Chunk(self.folder, progress.step, self.stage.save_steps is not None)
+        return OutputChunk(self.folder, progress.step, self.stage.save_steps is not None)
 
     # --- the MD loop ---------------------------------------------------------------------------
     def _loop(self, context: mm.Context, integrator: mm.LangevinMiddleIntegrator, progress: _Progress) -> StageStats:
         stage, thermo_steps, save_steps = self.stage, self.thermo_steps, self.stage.save_steps
-        chunk = Chunk(self.folder, progress.step, save_steps is not None)
+        chunk = OutputChunk(self.folder, progress.step, save_steps is not None)
         every_s = self.settings.checkpoint_every_min * 60
         t_start = t_ckpt = t_log = time.monotonic()
         wall_before, steps_before, step0 = progress.stats.wall_s, progress.stats.steps, progress.step
@@ -324,7 +324,7 @@ class StageRunner:
         write_json(self.folder / PROGRESS, progress.as_dict())
         return progress.stats
 
-    def _report(self, context: mm.Context, chunk: Chunk, step: int, frame: bool) -> float:
+    def _report(self, context: mm.Context, chunk: OutputChunk, step: int, frame: bool) -> float:
         """Add a thermo row (and a frame); return the seconds spent in ``getState``."""
         t0 = time.monotonic()
         state = context.getState(getEnergy=True, getPositions=frame, enforcePeriodicBox=frame)

@@ -1,10 +1,10 @@
-"""Derive the quantum-chemical numbers of the hese TMP force field (force_fields/organic/tmp.xml).
+"""Derive the quantum-chemical numbers of the hese TMP force field (force_fields/organic/trimethyl_phosphate.xml).
 
 TMP = trimethyl phosphate, neutral, SMILES COP(=O)(OC)OC. Atom names (SMILES order after rdkit AddHs,
 numbered per element): C1 O1 P1 O2 O3 C2 O4 C3 H1..H9; O2 is the P=O oxygen, O1/O3/O4 the ester O,
 H1-H3 on C1, H4-H6 on C2, H7-H9 on C3.
 
-What this script derives (everything else in tmp.xml is transcribed from OPLS-AA, see the file header):
+What this script derives (everything else in trimethyl_phosphate.xml is transcribed from OPLS-AA, see the file header):
   (a) conformer: rdkit ETKDG (100 conformers, seed 1) + MMFF94; the lowest MMFF conformer (C3, all
       three O=P-O-C gauche, same sense) is the start. The C1 (g,g,t) conformer is printed too.
   (b) equilibrium geometry: B3LYP/6-31G* (density fitting, pyscf's default B3LYP = VWN-RPA as in
@@ -27,7 +27,7 @@ What this script derives (everything else in tmp.xml is transcribed from OPLS-AA
       Breneman & Wiberg, J. Comput. Chem. 11, 361 (1990), 0.3 A spacing, 2.8 A shell); HF instead of
       MP2 density. Only the C3 conformer is used (no conformer averaging).
 
-Run:  .venv/bin/python force_fields/derivations/tmp.py > force_fields/derivations/tmp.out
+Run:  .venv/bin/python force_fields/derivations/trimethyl_phosphate.py > force_fields/derivations/trimethyl_phosphate.out
 Needs pyscf and geomeTRIC (derivation-only tools, not hese dependencies): pip install pyscf geometric
 Imports the ESP-point, ESP-evaluation and geometry helpers from force_fields/derivations/dfob.py (unchanged);
 the fit is this file's own (dfob.py's fit is tied to its own atom classes).
@@ -181,7 +181,7 @@ def main():
     print_charges("MK shells, symmetry classes + total charge 0 (RESULT)", q, rrms, len(pts))
     qr = {n: round(qi, 4) for n, qi in zip(NAMES, q)}
     qr["P1"] = round(-sum(qr[n] for n in NAMES if n != "P1"), 4)
-    log("  rounded charges for tmp.xml: " + "  ".join(f"{k}={qr[v_[0]]:+.4f}" for k, v_ in CLASSES.items())
+    log("  rounded charges for trimethyl_phosphate.xml: " + "  ".join(f"{k}={qr[v_[0]]:+.4f}" for k, v_ in CLASSES.items())
         + f"   sum={sum(qr.values()):+.2e}")
 
     log("\n  sensitivity (not used)")

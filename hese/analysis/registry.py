@@ -5,7 +5,7 @@ An analysis is one :class:`Analysis` entry: its name (``hese analyze NAME``, the
 ``analysis/NAME/`` of a run), its command-line arguments and handler, the tables it writes, the
 figures drawn from them, the systems it applies to and the options the workflow gives it. The
 built-in analyses (solvation, transport, water) register themselves in :mod:`hese.analysis.cli`;
-adding one is a module with its kernels plus one :func:`register` call::
+adding one is a module with its kernels and one :func:`register` call, named in :data:`MODULES`::
 
     register(Analysis("residence", help="...", description="...", add_arguments=_arguments, run=_run,
                       tables=("residence",)))
@@ -14,6 +14,7 @@ adding one is a module with its kernels plus one :func:`register` call::
 from __future__ import annotations
 
 import argparse
+import importlib
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -98,10 +99,15 @@ def unregister(name: str) -> None:
     _REGISTRY.pop(name, None)
 
 
+#: The modules that register hese's own analyses, imported on first use. A new analysis is a module
+#: with its kernels, its command-line handler and one :func:`register` call, named here.
+MODULES = ("hese.analysis.cli",)
+
+
 def analyses() -> tuple[Analysis, ...]:
     """Every registered analysis, the built-in ones first, in registration order."""
-    import hese.analysis.cli  # noqa: F401  (registers the built-in analyses)
-
+    for module in MODULES:
+        importlib.import_module(module)
     return tuple(_REGISTRY.values())
 
 

@@ -59,7 +59,7 @@ class ViscositySettings:
     amplitudes_nm_ps2: tuple[float, ...] | None = None
     run_ps: float = 200.0
     discard_ps: float = 10.0
-    block_ps: float = 20.0
+    block_ps: float = 10.0
     sample_every_ps: float = 0.1
     profile_every_ps: float = 1.0
     profile_bins: int = 20

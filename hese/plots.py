@@ -212,6 +212,32 @@ def diffusion(res: Results) -> plt.Figure:
     return _against_entropy(res, "d_", "_m2_s", "D (m²/s)", "self-diffusion (± standard error)", error, log=True)
 
 
+def transference(res: Results) -> plt.Figure:
+    """Transference number of each ion against S_config: Onsager (filled, ± standard error) beside
+    Nernst–Einstein (open)."""
+    summary = res.summary
+    ions = [c[len("t_"):-len("_onsager")] for c in summary.columns if c.startswith("t_") and c.endswith("_onsager")]
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    x = summary["s_config_anion_r"].to_numpy(dtype=float)
+    for k, ion in enumerate(ions):
+        for method, marker, fill in (("onsager", "o", f"C{k}"), ("nernst_einstein", "s", "none")):
+            column = f"t_{ion}_{method}"
+            if column not in summary:
+                continue
+            y = pd.to_numeric(summary[column], errors="coerce").to_numpy(dtype=float)
+            err = summary[f"{column}_err"].to_numpy(dtype=float) if f"{column}_err" in summary else None
+            ax.errorbar(x + 0.01 * k, y, yerr=err, fmt=marker, mfc=fill, capsize=3, color=f"C{k}",
+                        label=f"{ion} ({method.replace('_', '–')})")
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set_xlabel("configurational entropy of the anions S_config / R")
+    ax.set_ylabel("transference number t")
+    ax.set_title("transference numbers (Onsager ± standard error; open: Nernst–Einstein)", fontsize=9)
+    if ions:
+        _legend_outside(ax)
+    fig.tight_layout()
+    return fig
+
+
 def clusters(res: Results) -> plt.Figure:
     """Fraction of clusters with n ions, per run."""
     if "clusters" not in res:
@@ -287,6 +313,7 @@ FIGURES: dict[str, Callable[[Results], plt.Figure]] = {
     "speciation": speciation,
     "shell_entropy": shell_entropy,
     "diffusion": diffusion,
+    "transference": transference,
     "clusters": clusters,
     "msd": msd,
     "tetrahedral": tetrahedral,

@@ -169,7 +169,8 @@ def summary_table(runs: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.
     (``s_shell_<cation>_r``, ``_j_mol_k``, 95 % interval), the mean cluster size
     (``mean_cluster_size_ions``) and the fraction of each ion that is free (``free_fraction_<ion>``),
     D of each species (``d_<species>_m2_s`` and ``_err``), the conductivities
-    (``sigma_<method>_<charges>_s_m``), and ⟨q⟩ and S_q − S₀ of water
+    (``sigma_<method>_<charges>_s_m``), the transference number of each ion by each method
+    (``t_<ion>_<method>`` and ``_err``: onsager, nernst_einstein), and ⟨q⟩ and S_q − S₀ of water
     (``q_mean_<neighbours>``, ``s_q_<neighbours>_j_mol_k``), and the viscosity used for the
     Yeh–Hummer correction (``viscosity_mpa_s``, with ``viscosity_err_mpa_s`` when the run measured
     it). A quantity a run lacks is null.
@@ -210,6 +211,11 @@ def _conductivity(table: pd.DataFrame) -> pd.DataFrame:
     return _pivot(table, ["method", "charges"], {"sigma_s_m": "sigma_{}_s_m", "sigma_err_s_m": "sigma_{}_err_s_m"})
 
 
+def _transference(table: pd.DataFrame) -> pd.DataFrame:
+    formal = table[table["charges"] == "formal"]
+    return _pivot(formal, ["species", "method"], {"t": "t_{}", "t_err": "t_{}_err"})
+
+
 def _water_entropy(table: pd.DataFrame) -> pd.DataFrame:
     return _pivot(table, "neighbours", {"q_mean": "q_mean_{}", "q_mean_err": "q_mean_{}_err",
                                         "s_q_j_mol_k": "s_q_{}_j_mol_k", "s_q_err_j_mol_k": "s_q_{}_err_j_mol_k"})
@@ -239,6 +245,7 @@ _HEADLINES = {
     "transport_summary": _transport_summary,
     "diffusion": _diffusion,
     "conductivity": _conductivity,
+    "transference": _transference,
     "water_entropy": _water_entropy,
     "shell_entropy": _shell_entropy,
     "solvation_summary": _solvation_summary,

@@ -6,13 +6,14 @@ import pytest
 
 from hese.analysis import columns as col
 
-UNITS = ("_nm", "_nm2", "_ps", "_nm_ps", "_nm_ps2", "_k", "_kj_mol", "_m2_s", "_s_m", "_mpa_s", "_kb", "_j_mol_k", "_deg", "_r")
+UNITS = ("_nm", "_nm2", "_ps", "_nm_ps", "_nm_ps2", "_k", "_kj_mol", "_mol2_j_m_s", "_m2_s", "_s_m", "_mpa_s", "_kb", "_j_mol_k", "_deg", "_r")
 UNITLESS = {col.SPECIES, col.METHOD, col.CHARGES, col.NEIGHBOURS, col.SLOPE_LOGLOG, col.N_MOLECULES, col.N_FRAMES,
             col.Q, col.P_Q, col.Q_MEAN, col.HBONDS_PER_MOLECULE,
             col.CATION, col.PARTNER, col.ANION, col.SHELL, col.G_R, col.CN_RUNNING, col.CUTOFF_SOURCE, col.CN_MOLECULES,
             col.CN_ATOMS, col.N_CATIONS, col.FRACTION, col.COUNT, col.N_COMPOSITIONS, col.N_OBSERVATIONS,
             col.SSIP_FRACTION, col.CIP_FRACTION, col.AGG_FRACTION, col.N_IONS, col.N_CATION, col.N_ANION,
-            col.NET_CHARGE, col.N_ZN, col.ZN_FRACTION, col.MEASURED}
+            col.NET_CHARGE, col.N_ZN, col.ZN_FRACTION, col.MEASURED,
+            col.SPECIES_I, col.SPECIES_J, col.T}
 
 
 @pytest.mark.parametrize("table", [*col.TABLES, "msd per axis", "speciation with partners"])

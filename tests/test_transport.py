@@ -11,9 +11,10 @@ from analysis_helpers import random_walk, run_cli, wrap, write_run, write_trajec
 from MDAnalysis.analysis.msd import EinsteinMSD
 
 from hese.analysis import columns as col
-from hese.analysis import frames, transport
+from hese.analysis import frames, msd
 from hese.analysis.inputs import file_source
-from hese.analysis.transport import SLOPE_TOLERANCE, analyze_transport, msd_fft, msd_fft_blocks
+from hese.analysis.msd import SLOPE_TOLERANCE, msd_fft, msd_fft_blocks
+from hese.analysis.transport import analyze_transport
 
 KB = 1.380649e-23
 E = 1.602176634e-19
@@ -156,7 +157,7 @@ def test_same_tables_on_one_thread_and_on_several(tmp_path, monkeypatch):
     for threads in (1, 3):
         monkeypatch.setattr(frames, "usable_threads", lambda threads=threads: threads)
         # small chunks and batches: block MSDs start while frames are still read, many jobs per MSD
-        monkeypatch.setattr(transport, "FFT_BATCH_BYTES", 48 * 2048 * 7)
+        monkeypatch.setattr(msd, "FFT_BATCH_BYTES", 48 * 2048 * 7)
         results.append(analyze_transport(sources, 300.0, chunk_frames=50))
     for table in ("msd", "diffusion", "conductivity"):
         pd.testing.assert_frame_equal(getattr(results[0], table), getattr(results[1], table), check_exact=True)

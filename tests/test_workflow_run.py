@@ -49,10 +49,11 @@ def test_every_stage_wrote_its_outputs(tiny):
     assert transport["viscosity_err_mpa_s"] == viscosity["viscosity_err_mpa_s"]
     tables = sorted(p.stem for p in (tiny / "results/tiny/tables").glob("*.parquet"))
     for name in ("summary", "equilibration", "rdf", "coordination", "speciation", "shell_entropy", "ion_pairing",
-                 "clusters", "msd", "diffusion", "conductivity", "tetrahedral", "water_entropy", "hbonds",
+                 "clusters", "msd", "diffusion", "conductivity", "onsager", "transference", "tetrahedral", "water_entropy", "hbonds",
                  "viscosity", "viscosity_series", "viscosity_profile"):
         assert name in tables
-    for plot in ("rdf", "speciation", "shell_entropy", "diffusion", "clusters", "msd", "tetrahedral", "water_entropy"):
+    for plot in ("rdf", "speciation", "shell_entropy", "diffusion", "transference", "clusters", "msd", "tetrahedral",
+                 "water_entropy"):
         for ext in ("png", "svg"):
             assert (tiny / f"results/tiny/plots/{plot}.{ext}").stat().st_size > 1000
 
@@ -65,7 +66,7 @@ def test_tables_lead_with_the_run_identifiers(tiny):
     assert len(summary) == 1 and summary["run"][0] == "tiny-licl_T298.15_r0"
     for column in ("s_config_anion_r", "density_g_cm3", "d_Li_m2_s", "s_shell_Li_r", "q_mean_water",
                    "s_q_water_j_mol_k", "sigma_einstein_helfand_formal_s_m", "mean_cluster_size_ions", "free_fraction_Li",
-                   "viscosity_mpa_s", "viscosity_err_mpa_s", "d_yh_Li_m2_s"):
+                   "viscosity_mpa_s", "viscosity_err_mpa_s", "d_yh_Li_m2_s", "t_Li_onsager", "t_Li_nernst_einstein_err"):
         assert column in summary.columns and pd.notna(summary[column][0]), column
     csv = pd.read_csv(tiny / "results/tiny/tables/summary.csv")
     assert list(csv.columns) == list(summary.columns)

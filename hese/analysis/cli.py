@@ -306,10 +306,13 @@ registry.register(registry.Analysis(
 ))
 registry.register(registry.Analysis(
     "transport",
-    help="MSD, self-diffusion (Yeh–Hummer corrected), Nernst–Einstein and Einstein–Helfand conductivity",
-    description="Writes msd.parquet, diffusion.parquet, conductivity.parquet and summary.json to --out.",
-    add_arguments=_transport_arguments, run=_transport, tables=("msd", "diffusion", "conductivity"),
-    plots=("diffusion", "msd"), options=_transport_options, replicas=True,
+    help="MSD, self-diffusion (Yeh–Hummer corrected), Nernst–Einstein and Einstein–Helfand conductivity, "
+         "Onsager coefficients and transference numbers",
+    description="Writes msd.parquet, diffusion.parquet, conductivity.parquet, onsager.parquet, transference.parquet "
+                "and summary.json to --out.",
+    add_arguments=_transport_arguments, run=_transport,
+    tables=("msd", "diffusion", "conductivity", "onsager", "transference"),
+    plots=("diffusion", "msd", "transference"), options=_transport_options, replicas=True,
 ))
 registry.register(registry.Analysis(
     "water",

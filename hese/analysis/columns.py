@@ -31,6 +31,16 @@ D_ERR_M2_S = "d_err_m2_s"
 SIGMA_S_M = "sigma_s_m"
 SIGMA_ERR_S_M = "sigma_err_s_m"
 
+# collective transport
+SPECIES_I = "species_i"
+SPECIES_J = "species_j"
+SIGMA_IJ_S_M = "sigma_ij_s_m"
+SIGMA_IJ_ERR_S_M = "sigma_ij_err_s_m"
+ONSAGER_L_MOL2_J_M_S = "onsager_l_mol2_j_m_s"
+ONSAGER_L_ERR_MOL2_J_M_S = "onsager_l_err_mol2_j_m_s"
+T = "t"
+T_ERR = "t_err"
+
 # viscosity (hese viscosity)
 AMPLITUDE_NM_PS2 = "amplitude_nm_ps2"
 TIME_PS = "time_ps"
@@ -110,6 +120,9 @@ TABLES: dict[str, tuple[str, ...]] = {
         SPECIES, D_M2_S, D_YH_M2_S, VISCOSITY_MPA_S, FIT_START_PS, FIT_END_PS, SLOPE_LOGLOG, N_MOLECULES, D_ERR_M2_S,
     ),
     "conductivity": (METHOD, CHARGES, SIGMA_S_M, SIGMA_ERR_S_M),
+    "onsager": (SPECIES_I, SPECIES_J, CHARGES, SIGMA_IJ_S_M, ONSAGER_L_MOL2_J_M_S, SIGMA_IJ_ERR_S_M,
+                ONSAGER_L_ERR_MOL2_J_M_S),
+    "transference": (SPECIES, METHOD, CHARGES, T, T_ERR),
     "tetrahedral": (NEIGHBOURS, Q, P_Q),
     "water_entropy": (
         NEIGHBOURS, Q_MEAN, S_Q_KB, S_Q_J_MOL_K, N_MOLECULES, N_FRAMES, Q_MEAN_ERR, S_Q_ERR_KB, S_Q_ERR_J_MOL_K,
@@ -141,7 +154,8 @@ TABLES: dict[str, tuple[str, ...]] = {
 #: every column of a table above, with its meaning (the documentation of the tables)
 DESCRIPTIONS: dict[str, str] = {
     SPECIES: "species name (registry name for hese runs, NAME of --species otherwise)",
-    METHOD: "nernst_einstein (from the self-diffusion coefficients) or einstein_helfand (collective)",
+    METHOD: "nernst_einstein (from the self-diffusion coefficients), or the collective estimate: einstein_helfand "
+            "(conductivity), onsager (transference numbers)",
     CHARGES: "formal (integer charges) or scaled (formal × the simulation's charge scale)",
     NEIGHBOURS: "water (four nearest water oxygens) or any_oxygen (four nearest oxygens of any molecule)",
     LAG_PS: "lag time τ (ps)",
@@ -159,6 +173,17 @@ DESCRIPTIONS: dict[str, str] = {
     D_ERR_M2_S: "standard error of D from independent time blocks (of all replicas) (m²/s)",
     SIGMA_S_M: "ionic conductivity (S/m)",
     SIGMA_ERR_S_M: "standard error of the conductivity from independent time blocks (S/m)",
+    SPECIES_I: "first ionic species i of the pair",
+    SPECIES_J: "second ionic species j of the pair (every ordered pair is listed; σ_ij = σ_ji)",
+    SIGMA_IJ_S_M: "contribution σ_ij = F² z_i z_j L_ij of the pair to the conductivity; Σ_ij σ_ij is the "
+                  "Einstein–Helfand σ (S/m)",
+    SIGMA_IJ_ERR_S_M: "standard error of σ_ij from the collective time blocks (S/m)",
+    ONSAGER_L_MOL2_J_M_S: "Onsager coefficient L_ij = (d/dt ⟨ΔR_i·ΔR_j⟩) / (6 V k_B T N_A²) in the centre-of-mass "
+                          "frame, R_i the summed displacement of species i (mol² J⁻¹ m⁻¹ s⁻¹); charge-independent",
+    ONSAGER_L_ERR_MOL2_J_M_S: "standard error of L_ij from the collective time blocks (mol² J⁻¹ m⁻¹ s⁻¹)",
+    T: "transference number: the fraction of the current carried by the species (onsager: Σ_j σ_ij / Σ_jk σ_jk; "
+       "nernst_einstein: N z² D / Σ N z² D); the same for both charge sets",
+    T_ERR: "standard error of t from the time blocks (delta method)",
     Q: "tetrahedral order parameter q, centre of a histogram bin",
     P_Q: "probability density of q, normalised so that Σ p_q Δq = 1",
     Q_MEAN: "mean tetrahedral order ⟨q⟩ over molecules and frames",

@@ -32,8 +32,6 @@ by s multiplies both conductivities by s² and leaves H unchanged.
 from __future__ import annotations
 
 import os
-import threading
-from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
@@ -42,9 +40,9 @@ from pathlib import Path
 import MDAnalysis as mda
 import numpy as np
 import pandas as pd
-import scipy.fft
 
 from hese.analysis import columns as col
+from hese.analysis import onsager
 from hese.analysis.blocks import block_bounds, standard_error
 from hese.analysis.frames import (
     CHUNK_FRAMES,
@@ -56,6 +54,13 @@ from hese.analysis.frames import (
     thread_pool,
 )
 from hese.analysis.inputs import Source
+from hese.analysis.msd import (
+    MIN_WINDOW_FACTOR,
+    SLOPE_TOLERANCE,
+    diffusive_window,
+    linear_slopes,
+    msd_fft,
+)
 from hese.analysis.tables import json_number, write_table
 from hese.errors import HeseInputError
 from hese.io import write_json
@@ -65,12 +70,7 @@ ELEMENTARY_CHARGE_C = 1.602176634e-19
 YEH_HUMMER_XI = 2.837297
 M2_S_PER_NM2_PS = 1e-6
 M3_PER_NM3 = 1e-27
-SLOPE_TOLERANCE = 0.1  # |d ln MSD / d ln τ − 1| allowed in the diffusive window
-MIN_WINDOW_FACTOR = 2.0  # the window spans at least this factor in lag
-POINTS_PER_DECADE = 10  # log-spaced lags on which the local slope is measured
-SLOPE_HALF_WIDTH = 2  # local slope: regression over 2 × 2 + 1 neighbouring log-spaced lags
 MIN_MAX_LAG = 8  # frames: the shortest fit range that can hold a window
-FFT_BATCH_BYTES = 16 * 2**20
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class _Run:
     dt_ps: float
     volume_nm3: np.ndarray  # (F,)
     positions: dict[str, np.ndarray]  # species → (F, M, 3)
+    masses: dict[str, np.ndarray]  # species → molecule masses (M,), g/mol
     charges: dict[str, int]
     charge_scale: float
 
@@ -97,16 +98,21 @@ class TransportResult:
     msd: pd.DataFrame
     diffusion: pd.DataFrame
     conductivity: pd.DataFrame
+    onsager: pd.DataFrame
+    transference: pd.DataFrame
     summary: dict
 
     def write(self, out_dir: str | os.PathLike) -> list[Path]:
-        """Write ``msd.parquet``, ``diffusion.parquet``, ``conductivity.parquet`` and ``summary.json``."""
+        """Write the tables (``<name>.parquet``: msd, diffusion, conductivity, onsager, transference) and
+        ``summary.json``."""
         out = Path(out_dir)
         per_axis = col.MSD_AXES_NM2[0] in self.msd.columns
         return [
             write_table(self.msd, out / "msd.parquet", col.msd_columns(per_axis)),
             write_table(self.diffusion, out / "diffusion.parquet", col.TABLES["diffusion"]),
             write_table(self.conductivity, out / "conductivity.parquet", col.TABLES["conductivity"]),
+            write_table(self.onsager, out / "onsager.parquet", col.TABLES["onsager"]),
+            write_table(self.transference, out / "transference.parquet", col.TABLES["transference"]),
             write_json(out / "summary.json", self.summary),
         ]
 
@@ -172,13 +178,13 @@ def analyze_transport(
     d = {n: _diffusion(msd[n], blocks[n], windows[n], dt) for n in names}
     counts = {n: runs[0].positions[n].shape[1] for n in names}
     diffusion = _diffusion_table(d, windows, msd, counts, len(runs), dt, temperature_k, viscosity_mpa_s, volume_nm3)
-    conductivity, eh_window = _conductivity(runs, n_frames, n_blocks, max_lag, d, windows, counts, volume_nm3,
-                                            temperature_k)
+    conductivity, onsager_table, transference, coll = _conductivity(runs, n_frames, n_blocks, max_lag, d, windows,
+                                                                     counts, volume_nm3, temperature_k)
     table = _msd_table(msd, dt, per_axis)
-    summary = _summary(runs, diffusion, conductivity, windows, eh_window, counts, n_frames, n_blocks, max_lag,
-                       volume_nm3, temperature_k, viscosity_mpa_s, unwrap)
+    summary = _summary(runs, diffusion, conductivity, transference, windows, coll, counts, n_frames, n_blocks,
+                       max_lag, volume_nm3, temperature_k, viscosity_mpa_s, unwrap)
     summary["viscosity_err_mpa_s"] = viscosity_err_mpa_s
-    return TransportResult(table, diffusion, conductivity, summary)
+    return TransportResult(table, diffusion, conductivity, onsager_table, transference, summary)
 
 
 def _check_parameters(sources: Sequence[Source], temperature_k, viscosity_mpa_s, n_blocks) -> None:
@@ -240,6 +246,7 @@ def _read(
         _frame_spacing(coms.times_ps, source.label),
         np.prod(coms.boxes_nm, axis=1),
         coms.positions_nm,
+        {m.name: np.add.reduceat(m.masses, m.starts) for m in molecules},
         {s.name: s.charge for s in source.species},
         source.charge_scale,
     )
@@ -314,31 +321,31 @@ def yeh_hummer(d_m2_s: float, temperature_k: float, viscosity_mpa_s: float | Non
 
 
 def _conductivity(runs, n_frames, n_blocks, max_lag, d, windows, counts, volume_nm3, temperature_k):
-    """The conductivity table and the Einstein–Helfand window (lags in frames, or None without ions)."""
+    """The conductivity, Onsager and transference tables and the collective result (None without ions)."""
     charges = runs[0].charges
     ions = [n for n in charges if charges[n] != 0]
     if not ions:
-        return pd.DataFrame(columns=col.TABLES["conductivity"]), None
-    dt, scale = runs[0].dt_ps, runs[0].charge_scale
+        empty = [pd.DataFrame(columns=col.TABLES[t]) for t in ("conductivity", "onsager", "transference")]
+        return *empty, None
+    scale = runs[0].charge_scale
+    displacements = [onsager.collective_displacements(
+        {n: p[:n_frames] for n, p in r.positions.items()}, r.masses, ions) for r in runs]
+    coll = onsager.collective(displacements, charges, runs[0].dt_ps, volume_nm3, temperature_k,
+                              max(windows[n][0] for n in ions), max_lag, n_blocks)
+    eh, eh_err = coll.einstein_helfand()
     factor = ELEMENTARY_CHARGE_C**2 / (volume_nm3 * M3_PER_NM3 * BOLTZMANN_J_K * temperature_k)
-    lags = np.arange(max(windows[n][0] for n in ions), max(windows[n][1] for n in ions) + 1)
-    moments = [sum(charges[n] * np.einsum("fma->fa", r.positions[n][:n_frames]) for n in ions)[:, None, :]
-               for r in runs]
-    both = [msd_fft_blocks(m, block_bounds(n_frames, n_blocks), max_lag) for m in moments]
-    eh_msd = np.mean([full for full, _ in both], axis=0).sum(axis=1)
-    eh_blocks = np.concatenate([parts for _, parts in both]).sum(axis=2)
-    to_d = M2_S_PER_NM2_PS / (6 * dt)
-    eh = factor * linear_slopes(lags, eh_msd[lags]) * to_d
-    eh_err = standard_error(factor * linear_slopes(lags, eh_blocks[:, lags]) * to_d)
-    ne = factor * sum(counts[n] * charges[n] ** 2 * d[n].value for n in ions)
-    ne_err = standard_error(factor * sum(counts[n] * charges[n] ** 2 * d[n].blocks for n in ions))
+    ne_parts = {n: (factor * counts[n] * charges[n] ** 2 * d[n].value, factor * counts[n] * charges[n] ** 2
+                    * d[n].blocks) for n in ions}
+    ne, ne_blocks = sum(v for v, _ in ne_parts.values()), sum(b for _, b in ne_parts.values())
     rows = []
     for charge_set, s2 in (("formal", 1.0), ("scaled", scale**2)):
         rows.append({col.METHOD: "nernst_einstein", col.CHARGES: charge_set,
-                     col.SIGMA_S_M: s2 * ne, col.SIGMA_ERR_S_M: s2 * ne_err})
+                     col.SIGMA_S_M: s2 * ne, col.SIGMA_ERR_S_M: s2 * standard_error(ne_blocks)})
         rows.append({col.METHOD: "einstein_helfand", col.CHARGES: charge_set,
-                     col.SIGMA_S_M: s2 * float(eh), col.SIGMA_ERR_S_M: s2 * eh_err})
-    return pd.DataFrame(rows, columns=col.TABLES["conductivity"]), (int(lags[0]), int(lags[-1]))
+                     col.SIGMA_S_M: s2 * eh, col.SIGMA_ERR_S_M: s2 * eh_err})
+    nernst_einstein = {n: onsager.ratio(v, b, ne, ne_blocks) for n, (v, b) in ne_parts.items()}
+    return (pd.DataFrame(rows, columns=col.TABLES["conductivity"]), onsager.onsager_table(coll, scale),
+            onsager.transference_table(coll, nernst_einstein), coll)
 
 
 def _msd_table(msd: dict[str, np.ndarray], dt: float, per_axis: bool) -> pd.DataFrame:
@@ -351,8 +358,8 @@ def _msd_table(msd: dict[str, np.ndarray], dt: float, per_axis: bool) -> pd.Data
     return pd.concat(parts, ignore_index=True)[list(col.msd_columns(per_axis))]
 
 
-def _summary(runs, diffusion, conductivity, windows, eh_window, counts, n_frames, n_blocks, max_lag, volume_nm3,
-             temperature_k, viscosity_mpa_s, unwrap) -> dict:
+def _summary(runs, diffusion, conductivity, transference, windows, coll, counts, n_frames, n_blocks, max_lag,
+             volume_nm3, temperature_k, viscosity_mpa_s, unwrap) -> dict:
     dt = runs[0].dt_ps
     warnings = [
         f"{n}: no diffusive window (log–log slope within 1 ± {SLOPE_TOLERANCE} over a factor ≥ {MIN_WINDOW_FACTOR:g} "
@@ -364,7 +371,7 @@ def _summary(runs, diffusion, conductivity, windows, eh_window, counts, n_frames
         warnings.append(f"the analysed species carry a net charge of {net:+d} e: ions are missing from --species, "
                         f"so the conductivities are incomplete")
     haven = {}
-    if eh_window is not None:
+    if coll is not None:
         for charge_set in ("formal", "scaled"):
             rows = conductivity[conductivity[col.CHARGES] == charge_set].set_index(col.METHOD)
             ne, eh = rows.loc["nernst_einstein"], rows.loc["einstein_helfand"]
@@ -396,177 +403,13 @@ def _summary(runs, diffusion, conductivity, windows, eh_window, counts, n_frames
             for row in conductivity.to_dict("records")
         },
         "haven": haven,
-        "einstein_helfand_window_ps": None if eh_window is None else [eh_window[0] * dt, eh_window[1] * dt],
+        "transference": {
+            f"{row[col.SPECIES]}_{row[col.METHOD]}": {"t": json_number(row[col.T]),
+                                                      "t_err": json_number(row[col.T_ERR])}
+            for row in transference[transference[col.CHARGES] == "formal"].to_dict("records")
+        },
+        "einstein_helfand_window_ps": None if coll is None else [coll.window[0] * dt, coll.window[1] * dt],
+        "collective_blocks_per_run": None if coll is None else coll.n_blocks,
         "unwrapping": "frame to frame, von Bülow et al. 2020" if unwrap else "none (trajectory already unwrapped)",
         "warnings": warnings,
     }
-
-
-# ---------------------------------------------------------------------------------------------
-# kernels
-
-
-def msd_fft(
-    positions: np.ndarray,
-    max_lag: int | None = None,
-    batch_bytes: int | None = None,
-    executor: Executor | None = None,
-) -> np.ndarray:
-    """Per-axis mean squared displacement (L + 1, 3) of unwrapped positions (F, N, 3), averaged over N.
-
-    Lags 0 to L = ``max_lag`` (default F − 1). For one coordinate x of one molecule, with
-    :math:`S_{xx}(m) = \\sum_{t=0}^{F-1-m} x_t x_{t+m}` from an FFT of the series zero-padded to
-    at least F + L points (so that no circular term reaches lags ≤ L):
-
-    .. math:: \\mathrm{MSD}(m) = \\frac{1}{F-m}\\Big[\\sum_{t=0}^{F-1-m} (x_{t+m}^2 + x_t^2)
-              - 2 S_{xx}(m)\\Big]
-
-    The inverse transform is linear, so the power spectra of all molecules are summed first and
-    transformed back once per axis. Molecules are processed in batches, centred on their mean
-    position and laid out time-last in one zero-padded work array, so that the real FFTs run on
-    contiguous rows and the FFT's output stays below ``batch_bytes`` (default :data:`FFT_BATCH_BYTES`).
-    Batches run as jobs of ``executor`` if given; their sums are added in batch order, so the result
-    does not depend on it.
-    """
-    return _msd_of_batches(positions, np.empty((0, 2), dtype=int), max_lag, None, batch_bytes, executor)[0]
-
-
-def msd_fft_blocks(
-    positions: np.ndarray,
-    bounds: np.ndarray,
-    block_max_lag: int | None = None,
-    batch_bytes: int | None = None,
-    executor: Executor | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The MSD (F, 3) of :func:`msd_fft` at every lag and the MSDs (B, L + 1, 3) of the time blocks ``bounds``.
-
-    Block b is frames ``bounds[b, 0]`` to ``bounds[b, 1]`` (exclusive), its lags 0 to L =
-    ``block_max_lag`` (default: all; blocks of equal length); each is :func:`msd_fft` of that slice,
-    up to rounding (the blocks are centred on the mean of the whole series). Every batch of
-    molecules is laid out once for the series and its blocks, and batches run as jobs of
-    ``executor`` (in turn without one); their sums are added in batch order, so the result does not
-    depend on the threads.
-    """
-    return _msd_of_batches(positions, np.asarray(bounds, dtype=int).reshape(-1, 2), None, block_max_lag,
-                           batch_bytes, executor)
-
-
-def _msd_of_batches(positions, bounds, max_lag, block_max_lag, batch_bytes, executor):
-    n_frames, n_molecules, _ = positions.shape
-    batch_bytes = FFT_BATCH_BYTES if batch_bytes is None else batch_bytes
-    full = _FFTPlan(n_frames, max_lag)
-    plans = [_FFTPlan(b - a, block_max_lag) for a, b in bounds]
-    batch = max(1, min(n_molecules, batch_bytes // (3 * 16 * full.n_fft)))
-    mean = positions.mean(axis=0)
-    work = threading.local()  # each thread's padded arrays, reused from batch to batch
-    args = [(positions[:, lo : lo + batch], mean[lo : lo + batch], full, bounds, plans, batch, work)
-            for lo in range(0, n_molecules, batch)]
-    jobs = deque(executor.submit(_batch_sums, *a) for a in args) if executor else None
-    total = None
-    for a in args:  # added in batch order
-        sums = jobs.popleft().result() if jobs else _batch_sums(*a)
-        total = sums if total is None else [t + s for t, s in zip(total, sums, strict=True)]
-    power, sq = total[:2]
-    blocks = [plan.msd(total[2 + 2 * k], total[3 + 2 * k], n_molecules) for k, plan in enumerate(plans)]
-    return full.msd(power, sq, n_molecules), np.array(blocks) if blocks else np.empty((0, 0, 3))
-
-
-@dataclass(frozen=True)
-class _FFTPlan:
-    """The FFT length of a series of ``n_frames`` frames for lags 0 to ``max_lag`` (default: all), and the MSD."""
-
-    n_frames: int
-    max_lag: int | None
-
-    @property
-    def n_lags(self) -> int:
-        return self.n_frames if self.max_lag is None else min(self.max_lag + 1, self.n_frames)
-
-    @property
-    def n_fft(self) -> int:
-        return scipy.fft.next_fast_len(self.n_frames + self.n_lags - 1, real=True)
-
-    def msd(self, power: np.ndarray, sq: np.ndarray, n_molecules: int) -> np.ndarray:
-        """The MSD (L + 1, 3) from the summed power spectra (3, 2K: Re², Im² interleaved) and squares (3, F)."""
-        n_fft, n_lags = self.n_fft, self.n_lags
-        acf = scipy.fft.irfft(power[:, 0::2] + power[:, 1::2], n=n_fft, axis=-1)[:, :n_lags]  # Σ_molecules S_xx(m)
-        head = np.concatenate([np.zeros((3, 1)), np.cumsum(sq, axis=1)], axis=1)  # Σ_{t<m} x_t²
-        tail = np.concatenate([np.zeros((3, 1)), np.cumsum(sq[:, ::-1], axis=1)], axis=1)  # Σ_{t<m} x_{F-1-t}²
-        total = 2 * head[:, -1:] - head[:, :n_lags] - tail[:, :n_lags] - 2 * acf
-        return total.T / (n_molecules * (self.n_frames - np.arange(n_lags)))[:, None]
-
-
-def _batch_sums(positions, mean, full: _FFTPlan, bounds, plans: list[_FFTPlan], batch: int, work: threading.local):
-    """Summed over a batch of molecules (F, b, 3): power spectra and squares of the series, then of each block."""
-    n = positions.shape[1]
-    padded = _padded(work, batch, full.n_fft)[:n]
-    series = padded[..., : full.n_frames]
-    np.subtract(positions.transpose(1, 2, 0), mean[:, :, None], out=series)  # centred, time last
-    sq = np.einsum("baf,baf->af", series, series)
-    sums = [_power_sum(padded, full.n_fft), sq]
-    for (a, b), plan in zip(bounds, plans, strict=True):  # the same centred series: its squares are summed
-        sums += [_power_sum(series[..., a:b], plan.n_fft), sq[:, a:b]]
-    return sums
-
-
-def _power_sum(series: np.ndarray, n_fft: int) -> np.ndarray:
-    """Σ over the batch of the real FFT's (Re², Im²) (3, 2K), interleaved, of series (b, 3, F) zero-padded to n_fft."""
-    spectrum = scipy.fft.rfft(series, n=n_fft, axis=-1).view(np.float64)  # (b, 3, 2K): Re, Im, Re, …
-    return np.einsum("bak,bak->ak", spectrum, spectrum)
-
-
-def _padded(work: threading.local, batch: int, n_fft: int) -> np.ndarray:
-    """This thread's zero-padded work array (batch, 3, n_fft); only its first frames are ever written."""
-    if getattr(work, "padded", None) is None:
-        work.padded = np.zeros((batch, 3, n_fft))
-    return work.padded
-
-
-def linear_slopes(x: np.ndarray, y: np.ndarray) -> np.ndarray | float:
-    """Least-squares slopes of ``y`` (…, K) against ``x`` (K,), with an intercept.
-
-    .. math:: a = \\frac{\\sum_k (x_k - \\bar x)(y_k - \\bar y)}{\\sum_k (x_k - \\bar x)^2}
-    """
-    dx = x - x.mean()
-    return (y - y.mean(axis=-1, keepdims=True)) @ dx / (dx @ dx)
-
-
-def local_slopes(x: np.ndarray, y: np.ndarray, half_width: int = SLOPE_HALF_WIDTH) -> np.ndarray:
-    """Slope at every point of a regression over its ``half_width`` neighbours on each side (fewer at the ends)."""
-    n = len(x)
-    lo = np.clip(np.arange(n) - half_width, 0, n)
-    hi = np.clip(np.arange(n) + half_width + 1, 0, n)
-
-    def window_sums(v: np.ndarray) -> np.ndarray:
-        c = np.concatenate([[0.0], np.cumsum(v)])
-        return c[hi] - c[lo]
-
-    m = hi - lo
-    sx, sy, sxx, sxy = (window_sums(v) for v in (x, y, x * x, x * y))
-    return (m * sxy - sx * sy) / (m * sxx - sx * sx)
-
-
-def diffusive_window(msd: np.ndarray, max_lag: int, tolerance: float = SLOPE_TOLERANCE) -> tuple[int, int, bool]:
-    """The diffusive window (first lag, last lag, found) of an MSD indexed by lag in frames.
-
-    On log-spaced lags from 1 to ``max_lag`` (:data:`POINTS_PER_DECADE` per decade) the local
-    log–log slope :math:`\\beta = d \\ln \\mathrm{MSD} / d \\ln \\tau` is measured by
-    :func:`local_slopes`. The window is the longest run of consecutive lags with
-    :math:`|\\beta - 1| \\le` ``tolerance``: the ballistic start (β ≈ 2) and any sub-diffusive
-    cage regime are excluded, and ``max_lag`` (half a time block) excludes the noisy tail. If
-    no run spans a factor :data:`MIN_WINDOW_FACTOR` in lag, the last quarter of the range,
-    ``[max_lag // 4, max_lag]``, is returned with ``found = False``.
-    """
-    n_points = int(np.ceil(POINTS_PER_DECADE * np.log10(max_lag))) + 1
-    lags = np.unique(np.round(np.geomspace(1, max_lag, n_points)).astype(int))
-    x = np.log(lags)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = local_slopes(x, np.log(msd[lags]))
-    ok = np.abs(slope - 1) <= tolerance
-    edges = np.diff(np.concatenate([[0], ok.astype(int), [0]]))
-    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
-    if len(starts):
-        best = np.argmax(x[stops] - x[starts])
-        if x[stops[best]] - x[starts[best]] >= np.log(MIN_WINDOW_FACTOR):
-            return int(lags[starts[best]]), int(lags[stops[best]]), True
-    return max(1, max_lag // 4), max_lag, False

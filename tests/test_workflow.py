@@ -145,3 +145,13 @@ def test_bad_config_fails_with_one_line_naming_the_key(tmp_path):
     assert proc.returncode != 0
     lines = [line for line in (proc.stdout + proc.stderr).splitlines() if "hese: error:" in line]
     assert lines and "analysis.blocks: 1 is less than the minimum of 2" in lines[0]
+
+
+def test_every_figure_of_an_analysis_is_drawn_and_has_a_report_caption():
+    from hese import plots
+
+    root = Path(__file__).resolve().parents[1]
+    for analysis in registry.analyses():
+        for name in analysis.plots:
+            assert name in plots.FIGURES, (analysis.name, name)
+            assert (root / "report" / "figures" / f"{name}.rst").read_text().strip(), name

@@ -5,7 +5,8 @@
 
 - ``tables/<table>.parquet``: the rows of that table from every run, led by the run's
   identifiers and sweep variables (``study, run, system, temperature_k, replica, seed, …``);
-- ``tables/summary.parquet`` and ``summary.csv``: one row per run with the headline numbers.
+- ``tables/summary.parquet`` and ``summary.csv``: one row per run with the headline numbers;
+- ``tables/replicas.parquet``: those numbers pooled over the replicas of each set (:func:`replicas_table`).
 
 In a notebook::
 
@@ -66,6 +67,7 @@ def gather(root: str | os.PathLike) -> dict[str, Path]:
         raise HeseInputError(f"{root}: no run has finished its simulation (md/done.json); run the simulations first")
     tables = {name: pd.concat(frames, ignore_index=True) for name, frames in parts.items()}
     tables["summary"] = summary_table(runs, tables)
+    tables["replicas"] = replicas_table(tables["summary"], runs)
     out = root / "tables"
     with exclusive(root / ".gather.lock", "hese gather"), replaced_folder(out) as new:  # whole, at once
         for name, table in tables.items():
@@ -181,6 +183,50 @@ def summary_table(runs: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.
         if wide is not None and len(wide):
             summary = summary.merge(wide, on="run", how="left")
     return summary
+
+
+REPLICA_KEYS_EXCLUDED = ("run", "replica", "seed")
+
+
+def replicas_table(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """The headline numbers of the summary pooled over replicas: one row per set of replicas and quantity.
+
+    A set of replicas shares every column of the run table but ``run``, ``replica`` and ``seed``
+    (study, system, temperature, sweep variables). For a quantity x (a numeric summary column; its
+    standard error, where it has one, is the column named with ``_err``) over the R replicas that
+    have it, the table gives
+
+    .. math:: \\bar x = \\frac{1}{R}\\sum_r x_r, \\qquad
+              \\sigma_\\mathrm{pooled} = \\frac{1}{R}\\sqrt{\\sum_r \\sigma_r^2}, \\qquad
+              \\sigma_\\mathrm{replicas} = \\frac{s_x}{\\sqrt R},
+
+    the mean (equal weights: replicas of equal length), the error of the mean from the runs' own
+    errors, and the error from the scatter of the replicas (null for R < 2). They estimate the same
+    thing; a replica error well above the pooled one says the runs are not equivalent (not
+    converged, or equilibrated at different volumes), or that the runs' errors are too small.
+    95 % intervals (``_ci_``) are not pooled.
+
+    Columns: the set's identifiers, ``quantity``, ``n_replicas``, ``mean``, ``pooled_err``,
+    ``replica_err``.
+    """
+    keys = [c for c in runs.columns if c not in REPLICA_KEYS_EXCLUDED and c in summary.columns]
+    numeric = [c for c in summary.columns if c not in runs.columns and pd.api.types.is_numeric_dtype(summary[c])
+               and "_ci_" not in c]
+    errors = {c.replace("_err", "", 1): c for c in numeric if "_err" in c}
+    rows = []
+    for group_keys, group in summary.groupby(keys, dropna=False, sort=False):
+        lead = dict(zip(keys, group_keys if isinstance(group_keys, tuple) else (group_keys,), strict=True))
+        for quantity in (c for c in numeric if "_err" not in c):
+            have = group[quantity].notna()
+            values = group.loc[have, quantity].astype(float)
+            if values.empty:
+                continue
+            n = len(values)
+            own = group.loc[have, errors[quantity]].astype(float) if quantity in errors else None
+            rows.append({**lead, "quantity": quantity, "n_replicas": n, "mean": values.mean(),
+                         "pooled_err": float("nan") if own is None else float((own**2).sum() ** 0.5 / n),
+                         "replica_err": float(values.std(ddof=1) / n**0.5) if n > 1 else float("nan")})
+    return pd.DataFrame(rows, columns=[*keys, "quantity", "n_replicas", "mean", "pooled_err", "replica_err"])
 
 
 def _equilibration(table: pd.DataFrame) -> pd.DataFrame:

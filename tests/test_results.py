@@ -89,3 +89,23 @@ def test_run_labels_say_only_what_differs():
     same = summary.assign(x_LiFSI=1.0, x_LiNO3=0.0, temperature_k=300.0, replica=[0, 1, 1])
     assert plots.run_labels(same, ["a", "b"]) == {"a": "replica 0", "b": "replica 1"}
     assert plots.run_labels(same, ["b", "c"]) == {"b": "b", "c": "c"}  # nothing tells them apart: the run ids
+
+
+def test_replicas_are_pooled_per_set_with_both_errors():
+    runs = pd.DataFrame({"study": "s", "run": ["a_r0", "a_r1", "a_r2", "b_r0"], "system": ["a", "a", "a", "b"],
+                         "temperature_k": 298.15, "replica": [0, 1, 2, 0], "seed": [0, 1, 2, 0],
+                         "x_LiFSI": [np.nan, np.nan, np.nan, 1.0]})
+    summary = runs.assign(d_Li_m2_s=[1.0, 2.0, 4.0, 5.0], d_Li_err_m2_s=[0.3, 0.4, 1.2, 0.1],
+                          mean_cluster_size_ions=[2.0, np.nan, 3.0, 1.0], s_shell_Li_ci_low_r=[0.1, 0.2, 0.3, 0.4])
+    table = results.replicas_table(summary, runs)
+    assert list(table.columns) == ["study", "system", "temperature_k", "x_LiFSI", "quantity", "n_replicas", "mean",
+                                   "pooled_err", "replica_err"]
+    a = table[table["system"] == "a"].set_index("quantity")
+    assert a.loc["d_Li_m2_s", "n_replicas"] == 3 and a.loc["d_Li_m2_s", "mean"] == pytest.approx(7 / 3)
+    assert a.loc["d_Li_m2_s", "pooled_err"] == pytest.approx(np.sqrt(0.09 + 0.16 + 1.44) / 3)
+    assert a.loc["d_Li_m2_s", "replica_err"] == pytest.approx(np.std([1, 2, 4], ddof=1) / np.sqrt(3))
+    assert a.loc["mean_cluster_size_ions", "n_replicas"] == 2 and np.isnan(a.loc["mean_cluster_size_ions",
+                                                                                 "pooled_err"])
+    assert "s_shell_Li_ci_low_r" not in a.index and "d_Li_err_m2_s" not in a.index
+    b = table[table["system"] == "b"].set_index("quantity")
+    assert b.loc["d_Li_m2_s", "n_replicas"] == 1 and np.isnan(b.loc["d_Li_m2_s", "replica_err"])

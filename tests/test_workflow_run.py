@@ -48,7 +48,7 @@ def test_every_stage_wrote_its_outputs(tiny):
     assert viscosity["resolved"] and transport["viscosity_mpa_s"] == viscosity["viscosity_mpa_s"]
     assert transport["viscosity_err_mpa_s"] == viscosity["viscosity_err_mpa_s"]
     tables = sorted(p.stem for p in (tiny / "results/tiny/tables").glob("*.parquet"))
-    for name in ("summary", "equilibration", "rdf", "coordination", "speciation", "shell_entropy", "ion_pairing",
+    for name in ("summary", "replicas", "equilibration", "rdf", "coordination", "speciation", "shell_entropy", "ion_pairing",
                  "clusters", "msd", "diffusion", "conductivity", "onsager", "transference", "tetrahedral", "water_entropy", "hbonds",
                  "viscosity", "viscosity_series", "viscosity_profile"):
         assert name in tables

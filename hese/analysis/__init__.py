@@ -8,6 +8,7 @@
 - :mod:`hese.analysis.contacts`: the one pass that collects cation–partner contacts (and the RDFs);
 - :mod:`hese.analysis.solvation`: coordination, speciation, shell entropy, ion pairing;
 - :mod:`hese.analysis.clusters`: ion clusters and Cl-bridged Zn chains (sparse graphs);
+- :mod:`hese.analysis.residence`: residence times of the partners in the shells, coordination per frame;
 - :mod:`hese.analysis.transport`: MSD, self-diffusion, conductivity;
 - :mod:`hese.analysis.water`: tetrahedral order, tetrahedral entropy, hydrogen bonds;
 - :mod:`hese.analysis.columns` and :mod:`hese.analysis.tables`: the tables' columns and writer;

@@ -14,7 +14,8 @@ from hese.analysis.solvation import analyze_solvation, file_input
 
 LI, SOL, ANI = ("LI", ["Li"]), ("SOL", ["O1", "C1"]), ("ANI", ["O1", "O2", "S1"])
 BOX = 3.0
-TABLES = ("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters")
+TABLES = ("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters", "residence",
+          "coordination_timeseries")
 
 
 def _shells_template():
@@ -119,15 +120,15 @@ def test_zn_cl_zn_chain(tmp_path):
     zn = [(0.5, 1, 1), (1.0, 1, 1), (1.5, 1, 1), (2.5, 2.5, 2.5)]
     cl = [(0.75, 1, 1), (1.25, 1, 1), (1.5, 1.25, 1), (2.5, 2.75, 2.5), (0.5, 2.5, 0.5)]
     molecules = [("ZN", ["Zn"], 4), ("CL", ["Cl"], 5)]
-    top, traj = write_trajectory(tmp_path, molecules, _shifted(np.array(zn + cl, dtype=float), 3, seed=2),
+    top, traj = write_trajectory(tmp_path, molecules, _shifted(np.array(zn + cl, dtype=float), 6, seed=2),
                                  np.full(3, BOX))
     result = analyze_solvation(file_input(top, [traj], ["Zn=resname ZN"], anions=["Cl=resname CL"]),
                                {(None, "Cl"): 0.3}, n_blocks=3)
     chains = result.zn_chains.set_index(col.N_ZN)
-    assert chains[col.COUNT].to_dict() == {1: 3, 3: 3} and chains[col.ZN_FRACTION].to_dict() == {1: 0.25, 3: 0.75}
+    assert chains[col.COUNT].to_dict() == {1: 6, 3: 6} and chains[col.ZN_FRACTION].to_dict() == {1: 0.25, 3: 0.75}
     assert result.summary["zn_chains"]["bridged_zn_fraction"] == 0.75
     rows = {tuple(r[[col.N_CATION, col.N_ANION, col.NET_CHARGE]]): r[col.COUNT] for _, r in result.clusters.iterrows()}
-    assert rows == {(3, 3, 3): 3, (1, 1, 1): 3, (0, 1, -1): 3}
+    assert rows == {(3, 3, 3): 6, (1, 1, 1): 6, (0, 1, -1): 6}
     assert result.speciation.set_index(col.SHELL)[col.FRACTION].to_dict() == {"Cl×1": 0.5, "Cl×2": 0.5}
     pairing = result.ion_pairing.iloc[0]  # Cl0, Cl1 bridge two Zn; Cl2, Cl3 bind one; Cl4 is free
     assert [pairing[col.SSIP_FRACTION], pairing[col.CIP_FRACTION], pairing[col.AGG_FRACTION]] == pytest.approx(

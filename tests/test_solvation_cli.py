@@ -14,7 +14,8 @@ from openmm import app, unit
 from hese import build
 from hese.analysis import columns as col
 
-TABLES = ("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters", "zn_chains")
+TABLES = ("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters", "residence",
+          "coordination_timeseries", "zn_chains")
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +152,9 @@ BAD = {
     "rdf range": (["--rdf-range-nm", "2"], "--rdf-range-nm: 2.0; need 0 < range < half"),
     "blocks": (["--blocks", "20"], "--blocks: 20; need 2 ≤ blocks ≤ the 8 analysed frames"),
     "workers": (["--workers", "0"], "--workers: 0; need at least 1"),
+    "blocks of one frame": (["--blocks", "5"], "--blocks: 5; residence times need at least 2 blocks of at least 2 "
+                                               "analysed frames each, and there are 8 frames"),
+    "residence tolerance": (["--residence-tolerance-ps", "-1"], "--residence-tolerance-ps: -1.0; need a time ≥ 0 ps"),
     "rdf bin": (["--rdf-bin-nm", "1e-7"], "--rdf-bin-nm: 1e-07; need 0.0001 ≤ bin width ≤ 0.06 nm"),
     "frames": (["--start", "5", "--stop", "3"], "--start/--stop/--step"),
     "unknown charge": (["--anion", "X=resname SOL and name C1"], "give it with --charge X=Z"),

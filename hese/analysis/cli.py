@@ -108,6 +108,9 @@ def _solvation_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--rdf-bin-nm", type=float, default=0.005, metavar="NM", help="RDF bin width (default 0.005 nm)")
     s.add_argument("--workers", type=int, default=1, metavar="N",
                    help="processes reading frames in parallel (default 1; results are identical)")
+    s.add_argument("--residence-tolerance-ps", type=float, default=0.0, metavar="PS",
+                   help="t* of the continuous residence time: absences from a shell of at most PS do not end a "
+                        "stay (default 0: every absence seen in a frame ends it)")
 
 
 def _solvation_options(settings: Mapping, run: registry.RunContext) -> list[str]:
@@ -256,7 +259,7 @@ def _solvation(args: argparse.Namespace) -> None:
     cutoffs = solvation.parse_cutoffs(args.cutoff, cations, partners)
     result = solvation.analyze_solvation(
         source, cutoffs, frames, n_blocks=args.blocks, workers=args.workers, rdf_range_nm=args.rdf_range_nm,
-        rdf_bin_nm=args.rdf_bin_nm, progress=sys.stderr.isatty(),
+        rdf_bin_nm=args.rdf_bin_nm, progress=sys.stderr.isatty(), residence_tolerance_ps=args.residence_tolerance_ps,
     )
     summary = result.summary
     c = summary["clusters"]
@@ -266,7 +269,8 @@ def _solvation(args: argparse.Namespace) -> None:
         z = summary["zn_chains"]
         notes.append(f"Cl-bridged Zn chains: mean length {z['mean_length_zn']} Zn, longest {z['longest_zn']}, "
                      f"bridged Zn fraction {z['bridged_zn_fraction']}")
-    tables = [result.coordination, result.shell_entropy] + ([result.ion_pairing] if len(result.ion_pairing) else [])
+    tables = [result.coordination, result.shell_entropy] + ([result.ion_pairing] if len(result.ion_pairing) else []) \
+        + [result.residence]
     _report(result, args, f"solvation of {summary['source']}: {summary['n_frames']} frames → {args.out}", tables,
             notes)
 
@@ -294,13 +298,15 @@ def _report(result, args: argparse.Namespace, headline: str, tables: list, notes
 
 registry.register(registry.Analysis(
     "solvation",
-    help="RDFs and cutoffs, coordination numbers, speciation, shell entropy, ion pairing, ion clusters",
+    help="RDFs and cutoffs, coordination numbers, speciation, shell entropy, ion pairing, ion clusters, "
+         "residence times",
     description="Writes rdf.parquet, coordination.parquet, speciation.parquet, shell_entropy.parquet, "
-                "ion_pairing.parquet, clusters.parquet (and zn_chains.parquet with Zn and Cl) and summary.json to "
-                "--out. A hese --run takes its cations, anions, solvents and coordinating atoms from build.json and "
-                "the species registry.",
+                "ion_pairing.parquet, clusters.parquet, residence.parquet, coordination_timeseries.parquet (and "
+                "zn_chains.parquet with Zn and Cl) and summary.json to --out. A hese --run takes its cations, "
+                "anions, solvents and coordinating atoms from build.json and the species registry.",
     add_arguments=_solvation_arguments, run=_solvation,
-    tables=("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters", "zn_chains"),
+    tables=("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters", "residence",
+            "coordination_timeseries", "zn_chains"),
     plots=("rdf", "speciation", "shell_entropy", "clusters"),
     options=_solvation_options, threads=lambda settings: settings["solvation"]["workers"],
 ))

@@ -113,6 +113,13 @@ NET_CHARGE = "net_charge"
 N_ZN = "n_zn"
 ZN_FRACTION = "zn_fraction"
 
+# residence times (solvation)
+TAU_CONTINUOUS_PS = "tau_continuous_ps"
+TAU_INTERMITTENT_PS = "tau_intermittent_ps"
+DECAYED = "decayed"
+TAU_CONTINUOUS_ERR_PS = "tau_continuous_err_ps"
+TAU_INTERMITTENT_ERR_PS = "tau_intermittent_err_ps"
+
 #: table name → its columns (``msd`` gains :data:`MSD_AXES_NM2` when per-axis MSDs are asked for)
 TABLES: dict[str, tuple[str, ...]] = {
     "msd": (SPECIES, LAG_PS, MSD_NM2),
@@ -145,6 +152,11 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "clusters": (N_IONS, N_CATION, N_ANION, NET_CHARGE, COUNT, FRACTION),
     "zn_chains": (N_ZN, COUNT, FRACTION, ZN_FRACTION),
+    "residence": (
+        CATION, PARTNER, TAU_CONTINUOUS_PS, TAU_INTERMITTENT_PS, DECAYED,
+        TAU_CONTINUOUS_ERR_PS, TAU_INTERMITTENT_ERR_PS,
+    ),
+    "coordination_timeseries": (CATION, PARTNER, TIME_PS, CN_MOLECULES),
     "viscosity_series": (
         AMPLITUDE_NM_PS2, TIME_PS, V_AMPLITUDE_NM_PS, TEMPERATURE_K, POTENTIAL_ENERGY_KJ_MOL, MEASURED,
     ),
@@ -207,7 +219,9 @@ DESCRIPTIONS: dict[str, str] = {
                 "upper edge",
     CUTOFF_NM: "shell cutoff r_c used for the pair (nm); null if the partner has no shell (no cutoff found)",
     CUTOFF_SOURCE: "auto (first minimum after the first peak of g(r)), user (--cutoff) or none (no cutoff found)",
-    CN_MOLECULES: "coordination number: mean number of partner molecules in a cation's shell",
+    CN_MOLECULES: "coordination number: mean number of partner molecules in a cation's shell (coordination: over "
+                  "the cations and frames; coordination_timeseries: over the cations in one frame; null if the "
+                  "partner has no shell)",
     CN_ATOMS: "mean number of the partner's coordinating atoms within r_c of a cation",
     N_CATIONS: "number of cations of this species",
     CN_MOLECULES_ERR: "standard error of cn_molecules from independent time blocks",
@@ -241,8 +255,18 @@ DESCRIPTIONS: dict[str, str] = {
     NET_CHARGE: "net formal charge of the cluster (e)",
     N_ZN: "Zn ions in a Cl-bridged chain (its length)",
     ZN_FRACTION: "fraction of all Zn (over all analysed frames) that sit in chains of this length",
+    TAU_CONTINUOUS_PS: "continuous residence time Δt Σ_k C_c(kΔt), C_c = ⟨h(0) H(t)⟩ / ⟨h(0)⟩: how long a partner "
+                       "molecule found in a cation's shell stays without leaving (ps); null if the partner has no "
+                       "shell or was never in one",
+    TAU_INTERMITTENT_PS: "intermittent residence time Δt Σ_k C_i(kΔt), C_i = (⟨h(0) h(t)⟩ − ⟨h⟩²) / (⟨h⟩ − ⟨h⟩²): "
+                         "excursions out of the shell do not count (ps); null as tau_continuous_ps",
+    DECAYED: "whether both correlations fell to 0.05 within a block; false: the residence times are lower bounds; "
+             "null without a stay",
+    TAU_CONTINUOUS_ERR_PS: "standard error of tau_continuous_ps from independent time blocks (ps)",
+    TAU_INTERMITTENT_ERR_PS: "standard error of tau_intermittent_ps from independent time blocks (ps)",
     AMPLITUDE_NM_PS2: "amplitude A of the driving acceleration a_x = A cos(2πz/L_z) (nm/ps²)",
-    TIME_PS: "time since this amplitude was switched on (ps), at the end of the sample's interval",
+    TIME_PS: "time (ps): viscosity_series: since this amplitude was switched on, at the end of the sample's "
+             "interval; coordination_timeseries: of the analysed frame",
     V_AMPLITUDE_NM_PS: "flow amplitude V = 2 Σ m v_x cos(2πz/L_z) / Σ m, averaged over every step of the "
                        "sample's interval (nm/ps)",
     TEMPERATURE_K: "temperature of the motion relative to the flow (K)",

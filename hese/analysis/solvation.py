@@ -28,6 +28,8 @@ Definitions (docs/theory.md):
 - Ion pairing: an anion bound to 0 / 1 / ≥ 2 cations (of any type, each within its own cutoff)
   is a solvent-separated ion pair (SSIP), a contact ion pair (CIP) or an aggregate (AGG).
 - Ion clusters and Cl-bridged Zn chains: :mod:`hese.analysis.clusters`.
+- Residence times of the partners in the shells and the coordination number per frame:
+  :mod:`hese.analysis.residence`.
 
 Uncertainties of means and fractions are standard errors over the same time blocks.
 
@@ -53,6 +55,7 @@ import pandas as pd
 from hese.analysis import clusters as cl
 from hese.analysis import columns as col
 from hese.analysis import rdf
+from hese.analysis import residence as rt
 from hese.analysis.blocks import block_of_frame, standard_error
 from hese.analysis.contacts import (
     CONTACT_RANGE_NM,
@@ -136,8 +139,9 @@ def coordination_numbers(sh: Shells, system: SolvationSystem, n_frames: int, n_b
     """Mean partner molecules and atoms per cation, per (cation type, partner), with block standard errors.
 
     Returns arrays (n_cation_types, n_partners) under ``cn_molecules``, ``cn_atoms``,
-    ``cn_molecules_err``, ``cn_atoms_err``, and the per-block means (n_blocks, T, P) under
-    ``blocks_molecules``.
+    ``cn_molecules_err``, ``cn_atoms_err``, the per-block means (n_blocks, T, P) under
+    ``blocks_molecules`` and the per-frame means (n_frames, T, P) under ``frames_molecules``
+    (``blocks_atoms``, ``frames_atoms`` likewise).
     """
     n_types, n_partners = len(system.cations), len(system.partners)
     index = (sh.frame.astype(np.int64) * n_types + system.cation_type[sh.cation]) * n_partners \
@@ -150,6 +154,7 @@ def coordination_numbers(sh: Shells, system: SolvationSystem, n_frames: int, n_b
     out = {}
     for name, per_frame in (("molecules", molecules / per_cation), ("atoms", atoms / per_cation)):
         out[f"cn_{name}"] = per_frame.mean(axis=0)
+        out[f"frames_{name}"] = per_frame
         blocks = np.stack([per_frame[block == b].mean(axis=0) for b in range(n_blocks)])
         out[f"blocks_{name}"] = blocks
         out[f"cn_{name}_err"] = np.apply_along_axis(standard_error, 0, blocks)
@@ -266,10 +271,11 @@ class SolvationResult:
     Tables (columns: :data:`hese.analysis.columns.TABLES`, speciation:
     :func:`hese.analysis.columns.speciation_columns`; every column is described in
     :data:`hese.analysis.columns.DESCRIPTIONS`): ``rdf``, ``coordination``, ``speciation``,
-    ``shell_entropy``, ``ion_pairing``, ``clusters`` and, for systems with Zn and Cl, ``zn_chains``
-    (else None). ``summary`` holds the headline numbers (keys: :func:`_summary`). ``system`` and
-    ``data`` are the resolved atoms and the collected contacts; :meth:`with_cutoffs` re-derives
-    everything for other cutoffs without reading the trajectory again.
+    ``shell_entropy``, ``ion_pairing``, ``clusters``, ``residence``, ``coordination_timeseries``
+    and, for systems with Zn and Cl, ``zn_chains`` (else None). ``summary`` holds the headline
+    numbers (keys: :func:`_summary`). ``system`` and ``data`` are the resolved atoms and the
+    collected contacts; :meth:`with_cutoffs` re-derives everything for other cutoffs without
+    reading the trajectory again.
     """
 
     rdf: pd.DataFrame
@@ -278,6 +284,8 @@ class SolvationResult:
     shell_entropy: pd.DataFrame
     ion_pairing: pd.DataFrame
     clusters: pd.DataFrame
+    residence: pd.DataFrame
+    coordination_timeseries: pd.DataFrame
     zn_chains: pd.DataFrame | None
     summary: dict
     system: SolvationSystem = field(repr=False)
@@ -294,6 +302,9 @@ class SolvationResult:
             write_table(self.shell_entropy, out / "shell_entropy.parquet", col.TABLES["shell_entropy"]),
             write_table(self.ion_pairing, out / "ion_pairing.parquet", col.TABLES["ion_pairing"]),
             write_table(self.clusters, out / "clusters.parquet", col.TABLES["clusters"]),
+            write_table(self.residence, out / "residence.parquet", col.TABLES["residence"]),
+            write_table(self.coordination_timeseries, out / "coordination_timeseries.parquet",
+                        col.TABLES["coordination_timeseries"]),
         ]
         if self.zn_chains is not None:
             written.append(write_table(self.zn_chains, out / "zn_chains.parquet", col.TABLES["zn_chains"]))
@@ -326,8 +337,9 @@ def analyze_solvation(
     n_bootstrap: int = N_BOOTSTRAP,
     progress: bool = False,
     chunk_frames: int = CHUNK_FRAMES,
+    residence_tolerance_ps: float = rt.RESIDENCE_TOLERANCE_PS,
 ) -> SolvationResult:
-    """Solvation shells, coordination, speciation, shell entropy, ion pairing and ion clusters of one trajectory.
+    """Solvation shells, coordination, speciation, shell entropy, ion pairing, ion clusters and residence times.
 
     Parameters
     ----------
@@ -339,7 +351,7 @@ def analyze_solvation(
     frames
         Frames analysed (start, stop, step).
     n_blocks
-        Time blocks for standard errors and the block bootstrap (≥ 2).
+        Time blocks for standard errors and the block bootstrap (≥ 2, of at least 2 frames each).
     workers
         Processes reading frames in parallel (results are identical to ``workers=1``).
     rdf_range_nm
@@ -353,6 +365,9 @@ def analyze_solvation(
         Show a progress bar (stderr).
     chunk_frames
         Frames read at a time.
+    residence_tolerance_ps
+        t* of the continuous residence time: absences from a shell of at most this long do not
+        end a stay (:mod:`hese.analysis.residence`).
 
     Raises
     ------
@@ -396,11 +411,14 @@ def analyze_solvation(
     largest = max(cutoffs.values(), default=0.0)
     if largest >= half:
         raise HeseInputError(f"cutoffs: {largest} nm; need less than half the smallest box edge ({half:.3f} nm)")
+    rt.check_blocks(n_frames, n_blocks)
+    if not (np.isfinite(residence_tolerance_ps) and residence_tolerance_ps >= 0):
+        raise HeseInputError(f"residence_tolerance_ps: {residence_tolerance_ps}; need a time ≥ 0 ps")
     edges = rdf.rdf_edges(rdf_range_nm, rdf_bin_nm)
     contact_range = max(largest, min(CONTACT_RANGE_NM, edges[-1]))
     data = collect(source, system, frames, edges, contact_range, workers, chunk_frames, progress, universe)
     settings = {"label": source.label, "cutoffs": cutoffs, "n_blocks": n_blocks, "n_bootstrap": n_bootstrap,
-                "frames": frames, "warnings": warnings}
+                "frames": frames, "residence_tolerance_ps": residence_tolerance_ps, "warnings": warnings}
     auto = _cutoff_table(data, system, cutoffs)[0]
     needed = np.nanmax(auto, initial=0.0)
     if needed > contact_range:
@@ -472,6 +490,9 @@ def conclude(data: PassData, system: SolvationSystem, settings: dict) -> Solvati
     pairing = ion_pairing(sh, system, n_frames, n_blocks)
     ions = _ion_clusters(sh, system, n_frames)
     chains = _zn_chains(sh, system, n_frames)
+    residence, residence_warnings = rt.residence_table(sh, system, sources, data.times_ps, n_blocks,
+                                                       settings["residence_tolerance_ps"])
+    warnings += residence_warnings
     tables = {
         "rdf": _rdf_table(data, system),
         "coordination": _coordination_table(system, used, sources, cn, n_frames),
@@ -479,6 +500,8 @@ def conclude(data: PassData, system: SolvationSystem, settings: dict) -> Solvati
         "shell_entropy": _entropy_table(system, spec, cn, settings["n_bootstrap"]),
         "ion_pairing": _pairing_table(system, pairing, n_frames),
         "clusters": ions.table,
+        "residence": residence,
+        "coordination_timeseries": rt.timeseries_table(cn["frames_molecules"], system, sources, data.times_ps),
         "zn_chains": None if chains is None else chains.table,
     }
     summary = _summary(data, system, settings, tables, used, sources, ions, chains, pairing, warnings)
@@ -610,6 +633,8 @@ def _summary(data, system, settings, tables, used, sources, ions, chains, pairin
     ``ion_pairing`` (anion → ssip, cip, agg); ``clusters`` (number, mean and ion-weighted mean
     size, largest, free fraction of all ions and per species); ``zn_chains`` (number, mean and
     Zn-weighted mean length, longest, bridged Zn fraction; null without Zn and Cl);
+    ``residence_tolerance_ps`` (t*) and ``residence`` (cation → partner → the columns of the
+    residence table);
     ``s_config_anion_r``, ``s_config_anion_j_mol_k`` and ``entropy_class``
     (configurational entropy of the anion mole fractions: low < 1 R ≤ medium < 1.5 R ≤ high);
     ``warnings``.
@@ -664,6 +689,8 @@ def _summary(data, system, settings, tables, used, sources, ions, chains, pairin
                         for k, b in enumerate(system.anions)},
         "clusters": ions.summary,
         "zn_chains": None if chains is None else chains.summary,
+        "residence_tolerance_ps": json_number(settings["residence_tolerance_ps"]),
+        "residence": rt.summary(tables["residence"]),
         "s_config_anion_r": round(s_config, 6),
         "s_config_anion_j_mol_k": round(s_config * GAS_CONSTANT_J_MOL_K, 4),
         "entropy_class": entropy_class(s_config),

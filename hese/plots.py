@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from hese.errors import HeseInputError  # noqa: E402
 from hese.io import atomic_write  # noqa: E402
@@ -164,6 +165,67 @@ def speciation(res: Results, top: int = 6) -> plt.Figure:
         ax.set_xlabel("fraction of observations")
         ax.set_title(f"{cation} shell compositions")
         _legend_outside(ax, below=True)
+    fig.tight_layout()
+    return fig
+
+
+def coordination_timeseries(res: Results) -> plt.Figure:
+    """CN(t) of every (cation, partner) pair, per frame (thin) and its running mean (thick): the
+    convergence of the coordination numbers; one row of panels per cation, one column per run."""
+    if "coordination_timeseries" not in res:
+        return _no_data("coordination_timeseries", res, "coordination_timeseries")
+    table = res.coordination_timeseries.dropna(subset=["cn_molecules"])
+    runs = [r for r in _shown_runs(res) if r in set(table["run"])][:4] or _shown_runs(res)[:1]
+    cations = sorted(table["cation"].unique()) or ["none"]
+    fig, axes = plt.subplots(len(cations), len(runs), figsize=(4.5 * len(runs), 3.2 * len(cations)), squeeze=False)
+    for row, cation in zip(axes, cations, strict=True):
+        for ax, run in zip(row, runs, strict=True):
+            rows = table[(table["run"] == run) & (table["cation"] == cation)]
+            for k, (partner, group) in enumerate(rows.groupby("partner")):
+                cn = group["cn_molecules"].to_numpy(dtype=float)
+                running = np.cumsum(cn) / np.arange(1, len(cn) + 1)
+                ax.plot(group["time_ps"], cn, color=f"C{k}", lw=0.5, alpha=0.35)
+                ax.plot(group["time_ps"], running, color=f"C{k}", lw=1.6,
+                        label=f"{partner} (mean {running[-1]:.3g}, {len(cn)} frames)")
+            ax.set_xlabel("time (ps)")
+            ax.set_ylabel(f"partner molecules per {cation}")
+            ax.set_title(f"{cation}: {_label(res, run)}", fontsize=9)
+            _legend_outside(ax)
+    fig.suptitle("coordination number per frame (thin) and its running mean (thick)")
+    fig.tight_layout()
+    return fig
+
+
+def residence(res: Results) -> plt.Figure:
+    """Continuous (bars) and intermittent (diamonds) residence times of each partner in each cation's
+    shell, per run, with block standard errors; hatched bars have not decayed (lower bounds)."""
+    if "residence" not in res:
+        return _no_data("residence", res, "residence")
+    table, runs = res.residence.dropna(subset=["tau_continuous_ps"]), _shown_runs(res)
+    cations = sorted(table["cation"].unique()) or ["none"]
+    fig, axes = plt.subplots(1, len(cations), figsize=(6.5 * len(cations), 1.5 + 0.25 * len(runs) * 4),
+                             squeeze=False)
+    for ax, cation in zip(axes.flat, cations, strict=True):
+        rows = table[table["cation"] == cation]
+        partners = sorted(rows["partner"].unique())
+        height = 0.8 / len(runs)
+        handles = [Patch(facecolor="white", edgecolor="k", hatch="//", label="not decayed: lower bound")]
+        for k, run in enumerate(runs):
+            one = rows[rows["run"] == run].set_index("partner").reindex(partners)
+            y = np.arange(len(partners)) + k * height
+            lower = ~one["decayed"].fillna(True).astype(bool).to_numpy()
+            ax.barh(y, one["tau_continuous_ps"], height=height, xerr=one["tau_continuous_err_ps"], capsize=3,
+                    color=f"C{k}", hatch=["//" if b else "" for b in lower])
+            handles.append(Patch(color=f"C{k}", label=_label(res, run)))
+            marker = ax.errorbar(one["tau_intermittent_ps"], y, xerr=one["tau_intermittent_err_ps"], fmt="D", ms=4,
+                                 color="k", capsize=2, label="intermittent")
+        handles.insert(0, marker)
+        ax.set_yticks(np.arange(len(partners)) + 0.4 - height / 2, partners)
+        ax.invert_yaxis()
+        ax.set_xlabel("residence time (ps)")
+        ax.set_title(f"partners in the {cation} shell", fontsize=9)
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7, frameon=False)
+    fig.suptitle("continuous residence times (bars) and intermittent ones (◆), ± standard error")
     fig.tight_layout()
     return fig
 
@@ -315,6 +377,8 @@ FIGURES: dict[str, Callable[[Results], plt.Figure]] = {
     "diffusion": diffusion,
     "transference": transference,
     "clusters": clusters,
+    "coordination_timeseries": coordination_timeseries,
+    "residence": residence,
     "msd": msd,
     "tetrahedral": tetrahedral,
     "water_entropy": water_entropy,

@@ -168,7 +168,8 @@ def summary_table(runs: pd.DataFrame, tables: Mapping[str, pd.DataFrame]) -> pd.
     Columns: the run table (identifiers, sweep variables, S_config per sublattice), then
     ``ns_simulated``, ``density_g_cm3`` and the reached molarity of each salt
     (``molarity_<salt>_mol_l``) from the equilibration record, S_shell of each cation
-    (``s_shell_<cation>_r``, ``_j_mol_k``, 95 % interval), the mean cluster size
+    (``s_shell_<cation>_r``, ``_j_mol_k``, 95 % interval), the continuous residence time of each
+    cation–partner pair (``tau_continuous_<cation>_<partner>_ps`` and ``_err_ps``), the mean cluster size
     (``mean_cluster_size_ions``) and the fraction of each ion that is free (``free_fraction_<ion>``),
     D of each species (``d_<species>_m2_s`` and ``_err``), the conductivities
     (``sigma_<method>_<charges>_s_m``), the transference number of each ion by each method
@@ -273,6 +274,11 @@ def _shell_entropy(table: pd.DataFrame) -> pd.DataFrame:
                                     "s_shell_ci_high_r": "s_shell_{}_ci_high_r"})
 
 
+def _residence(table: pd.DataFrame) -> pd.DataFrame:
+    return _pivot(table, ["cation", "partner"], {"tau_continuous_ps": "tau_continuous_{}_ps",
+                                                 "tau_continuous_err_ps": "tau_continuous_{}_err_ps"})
+
+
 def _solvation_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Mean cluster size (ions) and the free fraction of each ion from the solvation summary."""
     renamed = {"clusters_mean_size_ions": "mean_cluster_size_ions"}
@@ -294,6 +300,7 @@ _HEADLINES = {
     "transference": _transference,
     "water_entropy": _water_entropy,
     "shell_entropy": _shell_entropy,
+    "residence": _residence,
     "solvation_summary": _solvation_summary,
 }
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from analysis_helpers import write_trajectory
 
+from hese import plots, results
 from hese.analysis import columns as col
 from hese.analysis import residence as rt
 from hese.analysis.blocks import block_of_frame
@@ -217,3 +218,23 @@ def test_uneven_frames_and_short_blocks(visits):
                                 residence_tolerance_ps=0.5)
     assert bridged.summary["residence_tolerance_ps"] == 0.5
 
+
+def test_gather_pivots_residence_times_and_the_figures_draw(visits, tmp_path):
+    _, result = visits
+    pd.DataFrame({"study": ["s"], "run": ["a_r0"], "system": ["a"], "temperature_k": [298.15], "replica": [0],
+                  "seed": [0], "s_config_anion_r": [0.0]}).to_csv(tmp_path / "runs.csv", index=False)
+    run = tmp_path / "a_r0"
+    (run / "md").mkdir(parents=True)
+    (run / "md/equilibration.json").write_text(json.dumps({"density_g_cm3": 1.0}))
+    (run / "md/done.json").write_text(json.dumps({"production_ps": 8.0, "n_frames": 16, "n_atoms": 10,
+                                                  "platform": "CPU", "stages": {"production": {"ns_per_day": 1}}}))
+    (run / "analysis/solvation").mkdir(parents=True)
+    result.write(run / "analysis/solvation")
+    results.gather(tmp_path)
+    res = results.load(tmp_path)
+    summary = res.summary.set_index("run")
+    assert summary.loc["a_r0", "tau_continuous_Li_SOL_ps"] == pytest.approx(1.0)
+    assert summary.loc["a_r0", "tau_continuous_Li_SOL_err_ps"] == 0.0
+    for name in ("coordination_timeseries", "residence"):
+        png, svg = plots.plot(res, name)
+        assert png.stat().st_size > 1000 and svg.read_text().lstrip().startswith("<?xml")

@@ -48,12 +48,13 @@ def test_every_stage_wrote_its_outputs(tiny):
     assert viscosity["resolved"] and transport["viscosity_mpa_s"] == viscosity["viscosity_mpa_s"]
     assert transport["viscosity_err_mpa_s"] == viscosity["viscosity_err_mpa_s"]
     tables = sorted(p.stem for p in (tiny / "results/tiny/tables").glob("*.parquet"))
-    for name in ("summary", "replicas", "equilibration", "rdf", "coordination", "speciation", "shell_entropy", "ion_pairing",
-                 "clusters", "msd", "diffusion", "conductivity", "onsager", "transference", "tetrahedral", "water_entropy", "hbonds",
-                 "viscosity", "viscosity_series", "viscosity_profile"):
+    for name in ("summary", "replicas", "equilibration", "rdf", "coordination", "speciation", "shell_entropy",
+                 "ion_pairing", "clusters", "residence", "coordination_timeseries", "msd", "diffusion", "conductivity",
+                 "onsager", "transference", "tetrahedral", "water_entropy", "hbonds", "viscosity", "viscosity_series",
+                 "viscosity_profile"):
         assert name in tables
     for plot in ("rdf", "speciation", "shell_entropy", "diffusion", "transference", "clusters", "msd", "tetrahedral",
-                 "water_entropy"):
+                 "water_entropy", "coordination_timeseries", "residence"):
         for ext in ("png", "svg"):
             assert (tiny / f"results/tiny/plots/{plot}.{ext}").stat().st_size > 1000
 

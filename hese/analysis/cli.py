@@ -307,7 +307,7 @@ registry.register(registry.Analysis(
     add_arguments=_solvation_arguments, run=_solvation,
     tables=("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters", "residence",
             "coordination_timeseries", "zn_chains"),
-    plots=("rdf", "speciation", "shell_entropy", "clusters"),
+    plots=("rdf", "speciation", "shell_entropy", "clusters", "coordination_timeseries", "residence"),
     options=_solvation_options, threads=lambda settings: settings["solvation"]["workers"],
 ))
 registry.register(registry.Analysis(

@@ -26,11 +26,12 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from scipy.constants import Avogadro as AVOGADRO  # CODATA 2018
+from scipy.constants import gas_constant as R_J_MOL_K
+
 from hese import species as sp
 from hese.errors import HeseInputError
 
-R_J_MOL_K = 8.314462618
-AVOGADRO = 6.02214076e23
 NM3_PER_L = 1e24
 #: Packing fraction for ions when the box has no solvent.
 DEFAULT_PACKING = 0.6

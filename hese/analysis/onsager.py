@@ -47,14 +47,14 @@ from itertools import combinations_with_replacement
 
 import numpy as np
 import pandas as pd
+from scipy.constants import Avogadro as AVOGADRO_MOL  # CODATA 2018
+from scipy.constants import Boltzmann as BOLTZMANN_J_K
+from scipy.constants import elementary_charge as ELEMENTARY_CHARGE_C
 
 from hese.analysis import columns as col
 from hese.analysis.blocks import block_bounds, standard_error
 from hese.analysis.msd import diffusive_window, linear_slopes, msd_fft, msd_fft_blocks
 
-BOLTZMANN_J_K = 1.380649e-23
-ELEMENTARY_CHARGE_C = 1.602176634e-19
-AVOGADRO_MOL = 6.02214076e23
 M2_S_PER_NM2_PS = 1e-6
 M3_PER_NM3 = 1e-27
 MIN_WINDOW_LAGS = 5  # lags in the shortest collective fit window

@@ -51,6 +51,7 @@ from pathlib import Path
 import MDAnalysis as mda
 import numpy as np
 import pandas as pd
+from scipy.constants import gas_constant as GAS_CONSTANT_J_MOL_K  # CODATA 2018
 
 from hese.analysis import clusters as cl
 from hese.analysis import columns as col
@@ -84,7 +85,6 @@ __all__ = [
     "composition_codes", "shell_label", "conclude",
 ]
 
-GAS_CONSTANT_J_MOL_K = 8.314462618
 N_BLOCKS = 5
 N_BOOTSTRAP = 1000
 BOOTSTRAP_SEED = 20240607

@@ -40,6 +40,8 @@ from pathlib import Path
 import MDAnalysis as mda
 import numpy as np
 import pandas as pd
+from scipy.constants import Boltzmann as BOLTZMANN_J_K  # CODATA 2018
+from scipy.constants import elementary_charge as ELEMENTARY_CHARGE_C
 
 from hese.analysis import columns as col
 from hese.analysis import onsager
@@ -65,8 +67,6 @@ from hese.analysis.tables import json_number, write_table
 from hese.errors import HeseInputError
 from hese.io import write_json
 
-BOLTZMANN_J_K = 1.380649e-23
-ELEMENTARY_CHARGE_C = 1.602176634e-19
 YEH_HUMMER_XI = 2.837297
 M2_S_PER_NM2_PS = 1e-6
 M3_PER_NM3 = 1e-27

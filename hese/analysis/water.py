@@ -35,6 +35,7 @@ from pathlib import Path
 import MDAnalysis as mda
 import numpy as np
 import pandas as pd
+from scipy.constants import gas_constant as GAS_CONSTANT_J_MOL_K  # CODATA 2018
 
 from hese.analysis import columns as col
 from hese.analysis.blocks import block_of_frame, standard_error
@@ -58,7 +59,6 @@ Q_CENTRES = 0.5 * (Q_EDGES[1:] + Q_EDGES[:-1])
 HB_R_OO_MAX_NM = 0.35
 HB_ANGLE_MAX_DEG = 30.0
 MIN_WATERS = 5  # a molecule and its four neighbours
-GAS_CONSTANT_J_MOL_K = 8.314462618
 NEIGHBOUR_MODES = ("water", "any_oxygen")
 
 

@@ -27,6 +27,8 @@ import openmm as mm
 import pandas as pd
 from MDAnalysis.lib.formats.libmdaxdr import XTCFile  # the XTC writer of MDAnalysis (imported before any MD)
 from openmm import unit
+from scipy.constants import Avogadro as AVOGADRO  # CODATA 2018
+from scipy.constants import gas_constant
 
 from hese.io import atomic_write, read_table
 
@@ -34,9 +36,8 @@ THERMO_COLUMNS = (
     "step", "time_ps", "temperature_k", "potential_energy_kj_mol", "kinetic_energy_kj_mol",
     "total_energy_kj_mol", "volume_nm3", "density_g_cm3", "box_x_nm", "box_y_nm", "box_z_nm",
 )
-AVOGADRO = 6.02214076e23
 #: Boltzmann constant in kJ/(mol K).
-KB_KJ_MOL_K = 0.0083144626181532
+KB_KJ_MOL_K = gas_constant / 1000
 XTC_PRECISION = 1000.0  # 0.001 nm
 
 

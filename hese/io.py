@@ -17,19 +17,21 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from hese.errors import HeseInputError
 
 
-def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file in the same folder.
+@contextmanager
+def atomic_output(path: str | os.PathLike, binary: bool = True) -> Iterator[IO]:
+    """A file handle whose content replaces ``path`` only once the block has finished.
 
-    The temporary file is renamed over ``path`` only after it is complete and
-    flushed to disk, so readers see the old file or the whole new one.
+    It writes a temporary file in the same folder, flushes it to disk and renames it over
+    ``path``, so readers see the old file or the whole new one; if the block raises, the
+    temporary file is removed and ``path`` is untouched. For content too large to hold in memory
+    (trajectories); :func:`atomic_write` is the one-call form.
     """
     path = Path(path)
-    mode = "wb" if isinstance(data, bytes) else "w"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -38,15 +40,21 @@ def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
                              "or fix its permissions") from None
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
-        with os.fdopen(fd, mode) as fh:
-            fh.write(data)
+        with os.fdopen(fd, "wb" if binary else "w") as fh:
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def atomic_write(path: str | os.PathLike, data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (:func:`atomic_output`)."""
+    with atomic_output(path, binary=isinstance(data, bytes)) as fh:
+        fh.write(data)
+    return Path(path)
 
 
 @contextmanager

@@ -402,8 +402,7 @@ class MDRun:
         atomic_write(self.out / layout.EQUILIBRATION_THERMO, parquet_bytes(equil[["stage", *thermo.columns]]))
         if not (self.out / layout.EQUILIBRATION).exists():
             write_json(self.out / layout.EQUILIBRATION, self.equilibration_record())
-        shutil.copyfile(prod.folder / END_STATE, self.out / ".final_state.xml.tmp")
-        os.replace(self.out / ".final_state.xml.tmp", self.out / layout.FINAL_STATE)
+        atomic_write(self.out / layout.FINAL_STATE, (prod.folder / END_STATE).read_bytes())
         steps, _ = xtc_times(self.out / layout.TRAJECTORY)
         self._verify(steps, thermo["step"].to_numpy())
         eq_record = read_json(self.out / layout.EQUILIBRATION, "delete the md folder and rerun hese simulate")

@@ -30,7 +30,7 @@ from openmm import unit
 from scipy.constants import Avogadro as AVOGADRO  # CODATA 2018
 from scipy.constants import gas_constant
 
-from hese.io import atomic_write, read_table
+from hese.io import atomic_output, atomic_write, read_table
 
 THERMO_COLUMNS = (
     "step", "time_ps", "temperature_k", "potential_energy_kj_mol", "kinetic_energy_kj_mol",
@@ -157,14 +157,10 @@ def read_thermo(folder: Path, names: Iterable[str]) -> pd.DataFrame:
 def concatenate_xtc(paths: Sequence[Path], out: Path) -> Path:
     """Concatenate XTC files (byte by byte) into ``out``, atomically."""
     out = Path(out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    with open(tmp, "wb") as dst:
+    with atomic_output(out) as dst:
         for p in paths:
             with open(p, "rb") as src:
                 shutil.copyfileobj(src, dst, 16 << 20)
-        dst.flush()
-        os.fsync(dst.fileno())
-    os.replace(tmp, out)
     return out
 
 

@@ -82,7 +82,7 @@ __all__ = [
     "SolvationInput", "SolvationSpecies", "SolvationSystem", "SolvationResult", "analyze_solvation", "file_input",
     "run_input", "parse_cutoffs", "resolve_system", "Contacts", "Shells", "Speciation", "shells",
     "coordination_numbers", "speciation", "ion_pairing", "shell_entropy", "mixing_entropy", "bootstrap_interval",
-    "composition_codes", "shell_label", "conclude",
+    "composition_codes", "shell_label", "conclude", "open_input", "contact_pass", "shell_cutoffs",
 ]
 
 N_BLOCKS = 5
@@ -374,11 +374,45 @@ def analyze_solvation(
     HeseInputError
         Bad selections, options or files (before the trajectory is read, where it can be known).
     """
+    universe, system, n_frames = open_input(source, cutoffs, frames)
+    if not 2 <= n_blocks <= n_frames:
+        raise HeseInputError(f"n_blocks: {n_blocks}; need 2 ≤ blocks ≤ the {n_frames} analysed frames")
+    _first_box(universe, frames, source.label)  # a trajectory without a box is named before the residence check
+    rt.check_blocks(n_frames, n_blocks)
+    if not (np.isfinite(residence_tolerance_ps) and residence_tolerance_ps >= 0):
+        raise HeseInputError(f"residence_tolerance_ps: {residence_tolerance_ps}; need a time ≥ 0 ps")
+    cutoffs = dict(cutoffs or {})
+    data, warnings = contact_pass(universe, source, system, cutoffs, frames, workers, rdf_range_nm, rdf_bin_nm,
+                                  progress, chunk_frames)
+    settings = {"label": source.label, "cutoffs": cutoffs, "n_blocks": n_blocks, "n_bootstrap": n_bootstrap,
+                "frames": frames, "residence_tolerance_ps": residence_tolerance_ps, "warnings": warnings}
+    return conclude(data, system, settings)
+
+
+def open_input(
+    source: SolvationInput, cutoffs: Mapping[tuple[str | None, str], float] | None, frames: slice
+) -> tuple[mda.Universe, SolvationSystem, int]:
+    """Open the trajectory, resolve the species' atoms and check the cutoffs and frames.
+
+    Returns
+    -------
+    universe : MDAnalysis.core.universe.Universe
+        The topology and trajectory.
+    system : SolvationSystem
+        Its cations and partners (:func:`resolve_system`).
+    n_frames : int
+        The number of analysed frames.
+
+    Raises
+    ------
+    HeseInputError
+        If a file is missing, damaged or truncated, a selection is bad, a cutoff names an unknown
+        species or is not positive, or no frame is selected.
+    """
     universe = open_universe(source.topology, source.trajectories)
     check_complete(universe)
     system = resolve_system(universe, source.species)
-    cutoffs = dict(cutoffs or {})
-    for (cation, partner), value in cutoffs.items():
+    for (cation, partner), value in dict(cutoffs or {}).items():
         if (cation is not None and cation not in system.cations) or partner not in system.partners \
                 or not value > 0:
             raise HeseInputError(
@@ -387,8 +421,40 @@ def analyze_solvation(
     n_frames = len(frame_numbers(universe, frames))
     if n_frames == 0:
         raise HeseInputError(f"{source.label}: no frames selected (the trajectory has {universe.trajectory.n_frames})")
-    if not 2 <= n_blocks <= n_frames:
-        raise HeseInputError(f"n_blocks: {n_blocks}; need 2 ≤ blocks ≤ the {n_frames} analysed frames")
+    return universe, system, n_frames
+
+
+def contact_pass(
+    universe: mda.Universe,
+    source: SolvationInput,
+    system: SolvationSystem,
+    cutoffs: Mapping[tuple[str | None, str], float],
+    frames: slice = slice(None),
+    workers: int = 1,
+    rdf_range_nm: float | None = None,
+    rdf_bin_nm: float = rdf.RDF_BIN_NM,
+    progress: bool = False,
+    chunk_frames: int = CHUNK_FRAMES,
+) -> tuple[PassData, list[str]]:
+    """The pass over the trajectory (:func:`~hese.analysis.contacts.collect`) with contacts out to every cutoff.
+
+    The contacts reach the largest given cutoff, or :data:`~hese.analysis.contacts.CONTACT_RANGE_NM`
+    (at most the RDF range); where an automatic cutoff lies beyond, the contacts are collected
+    again out to it. Parameters as for :func:`analyze_solvation`; ``universe`` and ``system`` from
+    :func:`open_input`.
+
+    Returns
+    -------
+    data : PassData
+        The collected data.
+    warnings : list of str
+        Notes for the summary (a shortened RDF range, a second pass).
+
+    Raises
+    ------
+    HeseInputError
+        If ``workers``, ``rdf_bin_nm``, ``rdf_range_nm`` or a cutoff does not fit the box.
+    """
     if workers < 1:
         raise HeseInputError(f"workers: {workers}; need at least 1")
     if not MIN_RDF_BIN_NM <= rdf_bin_nm <= rdf.RDF_RANGE_NM / 10:
@@ -411,22 +477,17 @@ def analyze_solvation(
     largest = max(cutoffs.values(), default=0.0)
     if largest >= half:
         raise HeseInputError(f"cutoffs: {largest} nm; need less than half the smallest box edge ({half:.3f} nm)")
-    rt.check_blocks(n_frames, n_blocks)
-    if not (np.isfinite(residence_tolerance_ps) and residence_tolerance_ps >= 0):
-        raise HeseInputError(f"residence_tolerance_ps: {residence_tolerance_ps}; need a time ≥ 0 ps")
     edges = rdf.rdf_edges(rdf_range_nm, rdf_bin_nm)
     contact_range = max(largest, min(CONTACT_RANGE_NM, edges[-1]))
     data = collect(source, system, frames, edges, contact_range, workers, chunk_frames, progress, universe)
-    settings = {"label": source.label, "cutoffs": cutoffs, "n_blocks": n_blocks, "n_bootstrap": n_bootstrap,
-                "frames": frames, "residence_tolerance_ps": residence_tolerance_ps, "warnings": warnings}
     auto = _cutoff_table(data, system, cutoffs)[0]
     needed = np.nanmax(auto, initial=0.0)
     if needed > contact_range:
-        settings["warnings"].append(f"an automatic cutoff ({needed:.3f} nm) lies beyond the contact range "
-                                    f"{contact_range:.3f} nm: the trajectory was read a second time")
+        warnings.append(f"an automatic cutoff ({needed:.3f} nm) lies beyond the contact range "
+                        f"{contact_range:.3f} nm: the trajectory was read a second time")
         again = collect(source, system, frames, edges, needed, workers, chunk_frames, progress, universe)
         data = PassData(data.frames, data.times_ps, data.volumes_nm3, data.counts, edges, again.contacts)
-    return conclude(data, system, settings)
+    return data, warnings
 
 
 def _first_box(universe: mda.Universe, frames: slice, label: str) -> np.ndarray:
@@ -471,6 +532,25 @@ def _cutoff_table(
                 row.append("none")
         sources.append(row)
     return auto, used, sources, searches
+
+
+def shell_cutoffs(
+    data: PassData, system: SolvationSystem, cutoffs: Mapping[tuple[str | None, str], float]
+) -> tuple[np.ndarray, list[list[str]], dict[tuple[int, int], str]]:
+    """The cutoffs the shells use: given ones, else the first minimum after the first peak of g(r).
+
+    Returns
+    -------
+    used : numpy.ndarray
+        Cutoffs (n_cation_types, n_partners), nm, NaN where none was found.
+    sources : list of list of str
+        Their source per pair: ``user``, ``auto`` or ``none``.
+    missing : dict
+        For each (cation type, partner) index pair without a cutoff, why the automatic search
+        found none.
+    """
+    _, used, sources, searches = _cutoff_table(data, system, cutoffs)
+    return used, sources, {k: s.reason for k, s in searches.items() if s.cutoff_nm is None}
 
 
 def conclude(data: PassData, system: SolvationSystem, settings: dict) -> SolvationResult:

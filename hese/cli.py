@@ -168,9 +168,11 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--out", metavar="DIR", help="output folder (default STUDY_DIR/plots)")
     f.set_defaults(func=_plot)
 
+    from hese.analysis.cli import add_extract_parser
     from hese.analysis.cli import add_parsers as add_analysis_parsers
 
     add_analysis_parsers(sub)
+    add_extract_parser(sub)
     from hese.md.cli import add_parser as add_simulate_parser
     from hese.md.cli import add_viscosity_parser
 

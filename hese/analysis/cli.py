@@ -32,13 +32,39 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPars
     return analyze
 
 
+def add_extract_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``extract`` with its sub-command ``shells``; return the ``extract`` parser."""
+    from hese.analysis.extract import EXAMPLES, TOP
+
+    extract = subparsers.add_parser("extract", help="extract structures from trajectories: shells")
+    commands = extract.add_subparsers(dest="structure", required=True, metavar="STRUCTURE")
+    p = commands.add_parser(
+        "shells", help="the most frequent solvation shells of each cation, as XYZ files for quantum chemistry",
+        description="Writes, per cation species, the --top most frequent shell compositions with --examples "
+                    "structurally diverse examples each (farthest-point sampling on the shell RMSD): one XYZ file "
+                    "per example (the cation and every atom of its partner molecules, whole, in Å; the comment "
+                    "line gives charge=, multiplicity=, composition=, frame=, time_ps=, cation=), shells.csv "
+                    "indexing them and summary.json to --out. Shells and cutoffs as in `hese analyze solvation`.",
+    )
+    _inputs(p, runs=None, blocks=False)
+    _solvation_arguments(p)
+    p.add_argument("--top", type=int, default=TOP, metavar="K",
+                   help=f"most frequent compositions per cation (default {TOP})")
+    p.add_argument("--examples", type=int, default=EXAMPLES, metavar="N",
+                   help=f"diverse examples per composition (default {EXAMPLES})")
+    p.add_argument("--only", action="append", default=[], metavar="CATION",
+                   help="extract the shells of this cation species only (repeatable; default: every cation)")
+    p.set_defaults(func=_naming_options(_extract_shells, {**OPTION_OF, "cations": "--only"}))
+    return extract
+
+
 #: parameters of the analysis functions whose option has another name than ``--<parameter with dashes>``
 OPTION_OF = {"n_blocks": "--blocks", "cutoffs": "--cutoff"}
 
 
-def _naming_options(run):
+def _naming_options(run, options: Mapping[str, str] = OPTION_OF):
     """``run`` with the library's parameter names in its error messages turned into the command's
-    options (``n_blocks: 1; …`` → ``--blocks: 1; …``)."""
+    options (``n_blocks: 1; …`` → ``--blocks: 1; …``; ``options`` maps the names that differ)."""
     def handler(args: argparse.Namespace) -> None:
         try:
             run(args)
@@ -46,7 +72,7 @@ def _naming_options(run):
             name, sep, rest = str(err).partition(":")
             if not sep or not name.isidentifier() or name != name.lower():
                 raise
-            option = OPTION_OF.get(name, "--" + name.replace("_", "-"))
+            option = options.get(name, "--" + name.replace("_", "-"))
             raise HeseInputError(f"{option}:{rest}") from None
 
     return handler
@@ -121,7 +147,8 @@ def _solvation_options(settings: Mapping, run: registry.RunContext) -> list[str]
     return options
 
 
-def _inputs(p: argparse.ArgumentParser, runs: str | None) -> None:
+def _inputs(p: argparse.ArgumentParser, runs: str | None, blocks: bool = True) -> None:
+    """The options that say what to analyse (and, with ``blocks``, ``--blocks`` and ``--json``)."""
     from hese.config import schema
 
     blocks_default = schema("analysis")["properties"]["blocks"]["default"]
@@ -136,9 +163,10 @@ def _inputs(p: argparse.ArgumentParser, runs: str | None) -> None:
     p.add_argument("--start", type=int, default=0, help="first frame (default 0)")
     p.add_argument("--stop", type=int, help="frame to stop before (default: the end)")
     p.add_argument("--step", type=int, default=1, help="analyse every STEP-th frame (default 1)")
-    p.add_argument("--blocks", type=int, default=blocks_default,
-                   help=f"independent time blocks for uncertainties (default {blocks_default})")
-    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    if blocks:
+        p.add_argument("--blocks", type=int, default=blocks_default,
+                       help=f"independent time blocks for uncertainties (default {blocks_default})")
+        p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--allow-unfinished", action="store_true",
                    help="with --run: analyse a simulation that has not finished (no md/done.json) as far as it "
                         "got; the summary says partial: true")
@@ -244,19 +272,7 @@ def _solvation(args: argparse.Namespace) -> None:
 
     from hese.analysis import solvation
 
-    _check_one_input(args)
-    frames = _frames(args)
-    if args.run:
-        if args.cation or args.anion or args.solvent or args.charge:
-            raise HeseInputError("--cation, --anion, --solvent and --charge go with --topology; "
-                                 "a --run takes its species from build.json")
-        source = solvation.run_input(args.run)
-    else:
-        source = solvation.file_input(args.topology, args.trajectory, args.cation, args.anion, args.solvent,
-                                      args.charge)
-    cations = [s.name for s in source.species if s.kind == "cation"]
-    partners = [s.name for s in source.species if s.kind != "cation"]
-    cutoffs = solvation.parse_cutoffs(args.cutoff, cations, partners)
+    source, cutoffs, frames = _solvation_input(args)
     result = solvation.analyze_solvation(
         source, cutoffs, frames, n_blocks=args.blocks, workers=args.workers, rdf_range_nm=args.rdf_range_nm,
         rdf_bin_nm=args.rdf_bin_nm, progress=sys.stderr.isatty(), residence_tolerance_ps=args.residence_tolerance_ps,
@@ -273,6 +289,48 @@ def _solvation(args: argparse.Namespace) -> None:
         + [result.residence]
     _report(result, args, f"solvation of {summary['source']}: {summary['n_frames']} frames → {args.out}", tables,
             notes)
+
+
+def _extract_shells(args: argparse.Namespace) -> None:
+    import sys
+
+    from hese.analysis.extract import extract_shells
+
+    source, cutoffs, frames = _solvation_input(args)
+    result = extract_shells(source, cutoffs, frames, top=args.top, examples=args.examples, cations=args.only,
+                            workers=args.workers, rdf_range_nm=args.rdf_range_nm, rdf_bin_nm=args.rdf_bin_nm,
+                            progress=sys.stderr.isatty())
+    if args.partial:
+        result.summary["partial"] = True
+        result.summary["warnings"].append("partial: the simulation had not finished (no md/done.json)")
+    out = Path(args.out)
+    with exclusive(out.parent / f".{out.name}.lock", "hese extract shells"), replaced_folder(out) as new:
+        result.write(new)
+    print(f"shells of {result.summary['source']}: {result.summary['n_frames']} frames, {len(result.examples)} "
+          f"structures → {out}")
+    print(result.index[["composition", "fraction", "example", "frame", "charge", "multiplicity", "n_atoms",
+                        "file"]].to_string(index=False))
+    for line in result.summary["warnings"]:
+        print(f"warning: {line}")
+
+
+def _solvation_input(args: argparse.Namespace):
+    """The solvation input, cutoffs and frames of the options shared by ``analyze solvation`` and ``extract shells``."""
+    from hese.analysis import solvation
+
+    _check_one_input(args)
+    frames = _frames(args)
+    if args.run:
+        if args.cation or args.anion or args.solvent or args.charge:
+            raise HeseInputError("--cation, --anion, --solvent and --charge go with --topology; "
+                                 "a --run takes its species from build.json")
+        source = solvation.run_input(args.run)
+    else:
+        source = solvation.file_input(args.topology, args.trajectory, args.cation, args.anion, args.solvent,
+                                      args.charge)
+    cations = [s.name for s in source.species if s.kind == "cation"]
+    partners = [s.name for s in source.species if s.kind != "cation"]
+    return source, solvation.parse_cutoffs(args.cutoff, cations, partners), frames
 
 
 def _report(result, args: argparse.Namespace, headline: str, tables: list, notes: Sequence[str] = ()) -> None:

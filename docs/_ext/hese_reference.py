@@ -166,6 +166,9 @@ ERROR_CASES = [
     ("an output folder that cannot be written", {"s.yaml": "name: x\ncomposition: {counts: {water: 100}}\n",
                                                   "file": ""}, ["build", "s.yaml", "--out", "file/b"]),
     ("a damaged run table", {"results/s/runs.csv": b"\xff\x00"}, ["gather", "results/s"]),
+    ("extracting no shell compositions", {},
+     ["extract", "shells", "--topology", "t.pdb", "--trajectory", "t.xtc", "--cation", "Li=name Li", "--solvent",
+      "W=name O", "--top", "0", "--out", "s"]),
     ("a viscosity drive of zero", {}, ["viscosity", "build", "--out", "v", "--amplitudes-nm-ps2", "0"]),
     ("a viscosity run shorter than two blocks", {}, ["viscosity", "build", "--out", "v", "--run-ps", "30"]),
 ]

@@ -222,6 +222,27 @@ def test_farthest_points_start_at_the_first_and_take_the_farthest_then_the_earli
     assert farthest_points(line[:1], 3).tolist() == [0]
 
 
+def test_cutoffs_of_an_earlier_solvation_analysis_are_reused_unless_given(system, tmp_path, capsys):
+    _, base, _ = system
+    files = base[2:]
+    assert main(["analyze", "solvation", *files, "--cutoff", "SOL=0.3", "--cutoff", "ANI=0.29", "--blocks", "2",
+                 "--out", str(tmp_path / "solvation")]) == 0
+    assert main(base + ["--solvation", str(tmp_path / "solvation"), "--cutoff", "Li:ANI=0.28", "--top", "1",
+                        "--examples", "1", "--out", str(tmp_path / "o")]) == 0
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert {p: c["cutoff_nm"] for p, c in summary["cutoffs"]["Li"].items()} == {"SOL": 0.3, "ANI": 0.28}
+    assert summary["cutoffs_from"] == str(tmp_path / "solvation")
+    capsys.readouterr()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "summary.json").write_text(json.dumps({"cutoffs": {"Zn": {"SOL": {"cutoff_nm": 0.3}}}}))
+    assert main(base + ["--solvation", str(other), "--out", str(tmp_path / "o2")]) == 2
+    err = capsys.readouterr().err
+    assert "--solvation: " in err and "Zn–SOL, not a pair of this input" in err and err.count("\n") == 1
+    assert main(base + ["--solvation", str(tmp_path), "--out", str(tmp_path / "o2")]) == 2
+    assert "summary.json: missing; give the output folder of hese analyze solvation" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("extra", "message"), [
     (["--top", "0"], "--top: 0; need at least 1 composition"),
     (["--examples", "0"], "--examples: 0; need at least 1 example per composition"),

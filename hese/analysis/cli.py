@@ -54,6 +54,9 @@ def add_extract_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
                    help=f"diverse examples per composition (default {EXAMPLES})")
     p.add_argument("--only", action="append", default=[], metavar="CATION",
                    help="extract the shells of this cation species only (repeatable; default: every cation)")
+    p.add_argument("--solvation", metavar="DIR",
+                   help="output folder of `hese analyze solvation` on this input: reuse the cutoffs of its "
+                        "summary.json for the pairs that --cutoff does not set")
     p.set_defaults(func=_naming_options(_extract_shells, {**OPTION_OF, "cations": "--only"}))
     return extract
 
@@ -300,6 +303,8 @@ def _extract_shells(args: argparse.Namespace) -> None:
     result = extract_shells(source, cutoffs, frames, top=args.top, examples=args.examples, cations=args.only,
                             workers=args.workers, rdf_range_nm=args.rdf_range_nm, rdf_bin_nm=args.rdf_bin_nm,
                             progress=sys.stderr.isatty())
+    if args.solvation:
+        result.summary["cutoffs_from"] = args.solvation
     if args.partial:
         result.summary["partial"] = True
         result.summary["warnings"].append("partial: the simulation had not finished (no md/done.json)")
@@ -330,7 +335,13 @@ def _solvation_input(args: argparse.Namespace):
                                       args.charge)
     cations = [s.name for s in source.species if s.kind == "cation"]
     partners = [s.name for s in source.species if s.kind != "cation"]
-    return source, solvation.parse_cutoffs(args.cutoff, cations, partners), frames
+    cutoffs = solvation.parse_cutoffs(args.cutoff, cations, partners)
+    if getattr(args, "solvation", None):  # extract shells --solvation DIR: an earlier analysis' cutoffs, unless given
+        from hese.analysis.extract import solvation_cutoffs
+
+        reused = solvation_cutoffs(args.solvation, cations, partners)
+        cutoffs = {**{k: v for k, v in reused.items() if (None, k[1]) not in cutoffs}, **cutoffs}
+    return source, cutoffs, frames
 
 
 def _report(result, args: argparse.Namespace, headline: str, tables: list, notes: Sequence[str] = ()) -> None:

@@ -70,7 +70,7 @@ from hese.analysis.neighbors import minimum_image
 from hese.analysis.solvation import composition_codes, contact_pass, open_input, shell_cutoffs, shells
 from hese.analysis.tables import json_number
 from hese.errors import HeseInputError
-from hese.io import atomic_write, write_json
+from hese.io import atomic_write, read_json, write_json
 
 TOP = 5
 EXAMPLES = 3
@@ -250,6 +250,34 @@ def extract_shells(
         "warnings": warnings,
     }
     return ShellExtraction(tuple(structures), summary)
+
+
+def solvation_cutoffs(
+    folder: str | os.PathLike, cations: Sequence[str], partners: Sequence[str]
+) -> dict[tuple[str, str], float]:
+    """The cutoffs a ``hese analyze solvation`` output folder used (its ``summary.json``), by (cation, partner).
+
+    Pairs without a cutoff there (``null``) are left out, so they are searched again.
+
+    Raises
+    ------
+    HeseInputError
+        If the summary is missing or damaged, or names a cation or partner that is not among
+        ``cations`` and ``partners`` (the folder is of another system).
+    """
+    path = Path(folder) / "summary.json"
+    summary = read_json(path, "give the output folder of hese analyze solvation", ("cutoffs",))
+    try:
+        found = {(str(cation), str(partner)): entry["cutoff_nm"] for cation, row in summary["cutoffs"].items()
+                 for partner, entry in row.items()}
+        found = {pair: None if nm is None else float(nm) for pair, nm in found.items()}
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise HeseInputError(f"solvation: {path}: damaged cutoffs; rerun hese analyze solvation") from None
+    for cation, partner in found:
+        if cation not in cations or partner not in partners:
+            raise HeseInputError(f"solvation: {path} has cutoffs of {cation}–{partner}, not a pair of this input "
+                                 f"(cations {', '.join(cations)}; partners {', '.join(partners)})")
+    return {pair: nm for pair, nm in found.items() if nm is not None}
 
 
 def shell_rmsd(shells: np.ndarray, reference: np.ndarray) -> np.ndarray:

@@ -225,7 +225,7 @@ def replicas_table(summary: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
             n = len(values)
             own = group.loc[have, errors[quantity]].astype(float) if quantity in errors else None
             rows.append({**lead, "quantity": quantity, "n_replicas": n, "mean": values.mean(),
-                         "pooled_err": float("nan") if own is None else float((own**2).sum() ** 0.5 / n),
+                         "pooled_err": float("nan") if own is None else float((own**2).sum(min_count=n) ** 0.5 / n),
                          "replica_err": float(values.std(ddof=1) / n**0.5) if n > 1 else float("nan")})
     return pd.DataFrame(rows, columns=[*keys, "quantity", "n_replicas", "mean", "pooled_err", "replica_err"])
 

@@ -47,7 +47,7 @@ def add_extract_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
                     "indexing them and summary.json to --out. Shells and cutoffs as in `hese analyze solvation`.",
     )
     _inputs(p, runs=None, blocks=False)
-    _solvation_arguments(p)
+    _shell_arguments(p)
     p.add_argument("--top", type=int, default=TOP, metavar="K",
                    help=f"most frequent compositions per cation (default {TOP})")
     p.add_argument("--examples", type=int, default=EXAMPLES, metavar="N",
@@ -120,6 +120,14 @@ def _water_options(settings: Mapping, run: registry.RunContext) -> list[str]:
 
 
 def _solvation_arguments(s: argparse.ArgumentParser) -> None:
+    _shell_arguments(s)
+    s.add_argument("--residence-tolerance-ps", type=float, default=0.0, metavar="PS",
+                   help="t* of the continuous residence time: absences from a shell of at most PS do not end a "
+                        "stay (default 0: every absence seen in a frame ends it)")
+
+
+def _shell_arguments(s: argparse.ArgumentParser) -> None:
+    """The species, cutoff, RDF and worker options of ``analyze solvation`` and ``extract shells``."""
     for kind, example in (("cation", "Li='name Li'"), ("anion", "FSI='resname FSI and name O1 O2 O3 O4'"),
                           ("solvent", "DME='resname DME and name O1 O2'")):
         s.add_argument(f"--{kind}", action="append", default=[], metavar="NAME=SELECTION",
@@ -137,9 +145,6 @@ def _solvation_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--rdf-bin-nm", type=float, default=0.005, metavar="NM", help="RDF bin width (default 0.005 nm)")
     s.add_argument("--workers", type=int, default=1, metavar="N",
                    help="processes reading frames in parallel (default 1; results are identical)")
-    s.add_argument("--residence-tolerance-ps", type=float, default=0.0, metavar="PS",
-                   help="t* of the continuous residence time: absences from a shell of at most PS do not end a "
-                        "stay (default 0: every absence seen in a frame ends it)")
 
 
 def _solvation_options(settings: Mapping, run: registry.RunContext) -> list[str]:
@@ -305,18 +310,10 @@ def _extract_shells(args: argparse.Namespace) -> None:
                             progress=sys.stderr.isatty())
     if args.solvation:
         result.summary["cutoffs_from"] = args.solvation
-    if args.partial:
-        result.summary["partial"] = True
-        result.summary["warnings"].append("partial: the simulation had not finished (no md/done.json)")
-    out = Path(args.out)
-    with exclusive(out.parent / f".{out.name}.lock", "hese extract shells"), replaced_folder(out) as new:
-        result.write(new)
-    print(f"shells of {result.summary['source']}: {result.summary['n_frames']} frames, {len(result.examples)} "
-          f"structures → {out}")
-    print(result.index[["composition", "fraction", "example", "frame", "charge", "multiplicity", "n_atoms",
-                        "file"]].to_string(index=False))
-    for line in result.summary["warnings"]:
-        print(f"warning: {line}")
+    columns = ["composition", "fraction", "example", "frame", "charge", "multiplicity", "n_atoms", "file"]
+    _report(result, args, f"shells of {result.summary['source']}: {result.summary['n_frames']} frames, "
+                          f"{len(result.examples)} structures → {args.out}", [result.index[columns]],
+            command="hese extract shells")
 
 
 def _solvation_input(args: argparse.Namespace):
@@ -344,16 +341,18 @@ def _solvation_input(args: argparse.Namespace):
     return source, cutoffs, frames
 
 
-def _report(result, args: argparse.Namespace, headline: str, tables: list, notes: Sequence[str] = ()) -> None:
-    """Write ``result`` to ``--out``; print its summary as JSON (``--json``) or the headline, tables,
-    notes and warnings."""
+def _report(result, args: argparse.Namespace, headline: str, tables: list, notes: Sequence[str] = (),
+            command: str | None = None) -> None:
+    """Write ``result`` to ``--out`` under the lock of ``command`` (default ``hese analyze <analysis>``);
+    print its summary as JSON (``--json``) or the headline, tables, notes and warnings."""
     if getattr(args, "partial", False):
         result.summary["partial"] = True
         result.summary["warnings"].append("partial: the simulation had not finished (no md/done.json)")
     out = Path(args.out)
-    with exclusive(out.parent / f".{out.name}.lock", f"hese analyze {args.analysis}"), replaced_folder(out) as new:
+    command = command or f"hese analyze {args.analysis}"
+    with exclusive(out.parent / f".{out.name}.lock", command), replaced_folder(out) as new:
         result.write(new)  # the folder is replaced as a whole: no table of an earlier analysis survives
-    if args.json:
+    if getattr(args, "json", False):
         print(json.dumps(result.summary, indent=2, ensure_ascii=False))
         return
     print(headline)

@@ -21,6 +21,8 @@ MIN_WINDOW_FACTOR = 2.0  # the window spans at least this factor in lag
 POINTS_PER_DECADE = 10  # log-spaced lags on which the local slope is measured
 SLOPE_HALF_WIDTH = 2  # local slope: regression over 2 × 2 + 1 neighbouring log-spaced lags
 FFT_BATCH_BYTES = 16 * 2**20
+M2_S_PER_NM2_PS = 1e-6  # an MSD slope in nm²/ps, in m²/s
+M3_PER_NM3 = 1e-27
 
 
 def msd_fft(

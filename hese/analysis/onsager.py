@@ -53,10 +53,15 @@ from scipy.constants import elementary_charge as ELEMENTARY_CHARGE_C
 
 from hese.analysis import columns as col
 from hese.analysis.blocks import block_bounds, standard_error
-from hese.analysis.msd import diffusive_window, linear_slopes, msd_fft, msd_fft_blocks
+from hese.analysis.msd import (
+    M2_S_PER_NM2_PS,
+    M3_PER_NM3,
+    diffusive_window,
+    linear_slopes,
+    msd_fft,
+    msd_fft_blocks,
+)
 
-M2_S_PER_NM2_PS = 1e-6
-M3_PER_NM3 = 1e-27
 MIN_WINDOW_LAGS = 5  # lags in the shortest collective fit window
 LAGS_PER_BLOCK = 10  # a collective block spans at least this many times the window's last lag
 MAX_BLOCKS = 40  # collective blocks per replica at most

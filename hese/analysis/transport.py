@@ -57,6 +57,8 @@ from hese.analysis.frames import (
 )
 from hese.analysis.inputs import Source
 from hese.analysis.msd import (
+    M2_S_PER_NM2_PS,
+    M3_PER_NM3,
     MIN_WINDOW_FACTOR,
     SLOPE_TOLERANCE,
     diffusive_window,
@@ -68,8 +70,6 @@ from hese.errors import HeseInputError
 from hese.io import write_json
 
 YEH_HUMMER_XI = 2.837297
-M2_S_PER_NM2_PS = 1e-6
-M3_PER_NM3 = 1e-27
 MIN_MAX_LAG = 8  # frames: the shortest fit range that can hold a window
 
 

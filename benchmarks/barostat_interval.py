@@ -30,7 +30,7 @@ def npt_context(build_dir: Path, interval: int, seed: int = 11):
     import openmm as mm
     from openmm import app, unit
 
-    from hese.md.engine import repartition_hydrogen_mass
+    from hese.md.inputs import repartition_hydrogen_mass
 
     system = mm.XmlSerializer.deserialize((build_dir / "system.xml").read_text())
     pdb = app.PDBFile(str(build_dir / "topology.pdb"))

@@ -89,7 +89,7 @@ def load_system(folder: Path, hmr: bool, geometric_lj_in_nonbonded: bool = False
     system = mm.XmlSerializer.deserialize((folder / "system.xml").read_text())
     pdb = app.PDBFile(str(folder / "topology.pdb"))
     if hmr:
-        from hese.md.engine import repartition_hydrogen_mass
+        from hese.md.inputs import repartition_hydrogen_mass
 
         repartition_hydrogen_mass(system, pdb.topology, 3.024)
     if geometric_lj_in_nonbonded:

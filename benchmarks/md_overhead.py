@@ -35,7 +35,7 @@ from openmm import app, unit
 from hese.build import SystemDefinition, build
 from hese.config import load_yaml
 from hese.md.control import StopFlag
-from hese.md.engine import repartition_hydrogen_mass
+from hese.md.inputs import repartition_hydrogen_mass
 from hese.md.platforms import choose_platform
 from hese.md.settings import Settings
 from hese.md.stages import Stage, StageRunner, apply_state, make_context

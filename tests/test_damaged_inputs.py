@@ -21,7 +21,7 @@ from hese.analysis import inputs
 from hese.config import load_yaml
 from hese.errors import HeseInputError
 from hese.io import read_json, read_table
-from hese.md.engine import BuildInputs
+from hese.md.inputs import BuildInputs
 from hese.md.settings import Settings
 from hese.md.stages import _Progress
 

@@ -13,7 +13,7 @@ from openmm import unit
 
 from hese import build, forcefield
 from hese.md import equilibration as eq
-from hese.md.engine import repartition_hydrogen_mass
+from hese.md.inputs import repartition_hydrogen_mass
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import equilibration_judge as judge_bench  # noqa: E402

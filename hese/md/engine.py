@@ -18,7 +18,6 @@ Running the same command again continues from the last checkpoint of the unfinis
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import os
 import secrets
@@ -26,13 +25,12 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import openmm as mm
 import pandas as pd
-from openmm import app, unit
+from openmm import unit
 
 import hese
 from hese import layout
@@ -40,6 +38,7 @@ from hese.errors import HeseInputError
 from hese.io import atomic_write, exclusive, read_json, remove_stale_temporaries, write_json
 from hese.md import equilibration as eq
 from hese.md.control import SimulationError, StopFlag, StopRequested, stop_on_signals
+from hese.md.inputs import BuildInputs, repartition_hydrogen_mass
 from hese.md.platforms import PlatformChoice, choose_platform
 from hese.md.reporters import concatenate_xtc, parquet_bytes, read_thermo, thermo_frame, xtc_times
 from hese.md.settings import RUNTIME, Settings
@@ -57,83 +56,6 @@ from hese.md.stages import (
 log = logging.getLogger("hese.md")
 RESTART = "restart"
 MD_STAGES = ("heating", "npt", "production")
-
-
-@dataclass
-class BuildInputs:
-    """What ``hese build`` wrote: the System, the starting positions and box, the build record."""
-
-    folder: Path
-    system: mm.System
-    topology: app.Topology
-    positions: unit.Quantity
-    record: dict
-    system_sha256: str
-
-    @classmethod
-    def read(cls, folder: str | os.PathLike) -> BuildInputs:
-        """Read ``system.xml``, ``topology.pdb`` and ``build.json`` from a build folder."""
-        folder = Path(folder)
-        missing = [n for n in (layout.BUILD_RECORD, layout.SYSTEM, layout.TOPOLOGY) if not (folder / n).is_file()]
-        if missing:
-            raise HeseInputError(f"{folder}: not a finished build folder (missing {', '.join(missing)}); "
-                                 f"run `hese build SYSTEM.yaml --out {folder}` first")
-        rebuild = f"rebuild the box (hese build … --out {folder})"
-        try:
-            text = (folder / layout.SYSTEM).read_bytes().decode("utf-8")
-            system = mm.XmlSerializer.deserialize(text)
-        except Exception as err:
-            raise HeseInputError(f"{folder / 'system.xml'}: damaged, not an OpenMM System "
-                                 f"({str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__}); "
-                                 f"{rebuild}") from None
-        try:
-            pdb = app.PDBFile(str(folder / layout.TOPOLOGY))
-        except Exception as err:
-            raise HeseInputError(f"{folder / 'topology.pdb'}: damaged, not a PDB file ({type(err).__name__}: "
-                                 f"{str(err).strip()[:120]}); {rebuild}") from None
-        if pdb.topology.getNumAtoms() != system.getNumParticles():
-            raise HeseInputError(f"{folder}: topology.pdb has {pdb.topology.getNumAtoms()} atoms, system.xml "
-                                 f"{system.getNumParticles()} particles")
-        if pdb.topology.getPeriodicBoxVectors() is None or not system.usesPeriodicBoundaryConditions():
-            raise HeseInputError(f"{folder}: the system is not periodic; hese simulate needs a periodic box")
-        record = read_json(folder / layout.BUILD_RECORD, rebuild)
-        return cls(folder, system, pdb.topology, pdb.positions, record, hashlib.sha256(text.encode()).hexdigest())
-
-
-def repartition_hydrogen_mass(system: mm.System, topology: app.Topology, hydrogen_mass_amu: float) -> int:
-    """Give each hydrogen bonded to a heavy atom ``hydrogen_mass_amu``, taken from that atom.
-
-    Hydrogens of rigid water (constrained to another hydrogen) keep their mass. Total mass is
-    unchanged. Returns the number of hydrogens changed.
-
-    Raises
-    ------
-    HeseInputError
-        When a heavy atom would be left lighter than 1 amu.
-    """
-    element = [a.element for a in topology.atoms()]
-    is_h = np.array([e is not None and e.symbol == "H" for e in element])
-    pairs = {tuple(sorted(system.getConstraintParameters(k)[:2])) for k in range(system.getNumConstraints())}
-    pairs |= {tuple(sorted((b[0].index, b[1].index))) for b in topology.bonds()}
-    rigid = {i for pair in pairs if is_h[list(pair)].all() for i in pair}
-    mass = np.array([system.getParticleMass(i).value_in_unit(unit.dalton) for i in range(system.getNumParticles())])
-    changed = 0
-    for i, j in sorted(pairs):
-        if is_h[i] == is_h[j]:
-            continue
-        h, heavy = (i, j) if is_h[i] else (j, i)
-        if h in rigid or mass[heavy] == 0:
-            continue
-        delta = hydrogen_mass_amu - mass[h]
-        mass[h] += delta
-        mass[heavy] -= delta
-        changed += 1
-    if changed and mass[~is_h & (mass > 0)].min() < 1.0:
-        raise HeseInputError(f"hydrogen_mass_amu: {hydrogen_mass_amu} leaves a heavy atom lighter than 1 amu; "
-                             f"use a smaller hydrogen mass")
-    for i, m in enumerate(mass):
-        system.setParticleMass(i, m * unit.dalton)
-    return changed
 
 
 @contextmanager

@@ -40,7 +40,8 @@ from hese.config import load_yaml, validate
 from hese.errors import HeseInputError
 from hese.io import exclusive, read_json, replaced_folder, write_json
 from hese.md import perturbation as pt
-from hese.md.engine import BuildInputs, log_to, repartition_hydrogen_mass
+from hese.md.engine import log_to
+from hese.md.inputs import BuildInputs, repartition_hydrogen_mass
 from hese.md.platforms import choose_platform
 from hese.md.reporters import Thermo, parquet_bytes
 from hese.md.settings import Settings

@@ -26,6 +26,7 @@ import numpy as np
 from MDAnalysis.coordinates.memory import MemoryReader
 
 from hese.analysis.frames import usable_threads
+from hese.analysis.inputs import file_source
 from hese.analysis.water import analyze_water
 
 WATERS_PER_NM3 = 33.4
@@ -61,7 +62,7 @@ def write_water(folder: Path, n_waters: int, n_frames: int, seed: int = 0) -> tu
 def timed_analysis(top: Path, xtc: Path) -> tuple[float, float]:
     """Wall and CPU seconds (all threads) of the whole water analysis of one trajectory."""
     wall, cpu = time.perf_counter(), time.process_time()
-    analyze_water(top, [xtc], "resname HOH")
+    analyze_water(file_source(top, [xtc], ["water=resname HOH"]))
     return time.perf_counter() - wall, time.process_time() - cpu
 
 

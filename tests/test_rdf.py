@@ -10,7 +10,8 @@ from MDAnalysis.analysis.rdf import InterRDF
 
 from hese.analysis import columns as col
 from hese.analysis import rdf
-from hese.analysis.solvation import analyze_solvation, file_input
+from hese.analysis.inputs import file_source
+from hese.analysis.solvation import analyze_solvation
 
 
 def _brute_force_pairs(centres, points, box, r_max):
@@ -54,7 +55,7 @@ def test_g_r_and_running_cn_equal_mdanalysis_interrdf(tmp_path):
     positions = rng.uniform(0, box, (12, 20 + 2 * 120, 3))
     molecules = [("LI", ["Li"], 20), ("SOL", ["O1", "C1"], 120)]
     top, traj = write_trajectory(tmp_path, molecules, positions, np.full(3, box), trajectory="trajectory.dcd")
-    source = file_input(top, [traj], ["Li=resname LI"], solvents=["SOL=resname SOL and name O1"])
+    source = file_source(top, [traj], cations=["Li=resname LI"], solvents=["SOL=resname SOL and name O1"])
     result = analyze_solvation(source, {(None, "SOL"): 0.3}, n_blocks=3, rdf_range_nm=0.9, rdf_bin_nm=0.015)
     table = result.rdf
     with warnings.catch_warnings():

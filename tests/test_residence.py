@@ -13,7 +13,8 @@ from hese import plots, results
 from hese.analysis import columns as col
 from hese.analysis import residence as rt
 from hese.analysis.blocks import block_of_frame
-from hese.analysis.solvation import HeseInputError, analyze_solvation, conclude, file_input
+from hese.analysis.inputs import file_source
+from hese.analysis.solvation import HeseInputError, analyze_solvation, conclude
 
 
 def _markov(rng, n_pairs, n_frames, p_stay, p_enter):
@@ -160,7 +161,7 @@ def visits(tmp_path_factory):
     molecules = [(*LI, 1), (*SOL, 2), (*ANI, 2), (*FAR, 1)]
     top, traj = write_trajectory(tmp_path_factory.mktemp("visits"), molecules, _positions(), np.full(3, BOX),
                                  dt_ps=0.5)
-    source = file_input(top, [traj], ["Li=resname LI"], anions=["ANI=resname ANI and name O1"],
+    source = file_source(top, [traj], cations=["Li=resname LI"], anions=["ANI=resname ANI and name O1"],
                         solvents=["SOL=resname SOL and name O1", "FAR=resname FAR"], charges=["ANI=-1"])
     return source, analyze_solvation(source, {(None, "SOL"): 0.3, (None, "ANI"): 0.3}, n_blocks=2)
 

@@ -10,7 +10,8 @@ from analysis_helpers import wrap, write_trajectory
 
 from hese.analysis import columns as col
 from hese.analysis import contacts, solvation
-from hese.analysis.solvation import analyze_solvation, file_input
+from hese.analysis.inputs import file_source
+from hese.analysis.solvation import analyze_solvation
 
 LI, SOL, ANI = ("LI", ["Li"]), ("SOL", ["O1", "C1"]), ("ANI", ["O1", "O2", "S1"])
 BOX = 3.0
@@ -47,7 +48,7 @@ def _shifted(xyz, n_frames, seed=0):
 def shells_run(tmp_path_factory):
     xyz, molecules = _shells_template()
     top, traj = write_trajectory(tmp_path_factory.mktemp("shells"), molecules, _shifted(xyz, 6), np.full(3, BOX))
-    source = file_input(top, [traj], ["Li=resname LI"], anions=["ANI=resname ANI and name O1 O2"],
+    source = file_source(top, [traj], cations=["Li=resname LI"], anions=["ANI=resname ANI and name O1 O2"],
                         solvents=["SOL=resname SOL and name O1"], charges=["ANI=-1"])
     return source, analyze_solvation(source, {(None, "SOL"): 0.3, (None, "ANI"): 0.3}, n_blocks=3)
 
@@ -105,7 +106,7 @@ def test_other_cutoffs_from_the_same_contacts_and_precedence(shells_run):
 def test_two_cations_bridged_by_one_anion(tmp_path):
     xyz = np.array([(1.0, 1.0, 1.0), (1.5, 1.0, 1.0), (1.1, 1.1, 1.0), (1.4, 1.1, 1.0), (1.25, 1.2, 1.0)])
     top, traj = write_trajectory(tmp_path, [(*LI, 2), (*ANI, 1)], _shifted(xyz, 4, seed=1), np.full(3, BOX))
-    source = file_input(top, [traj], ["Li=resname LI"], anions=["ANI=resname ANI and name O1 O2"], charges=["ANI=-1"])
+    source = file_source(top, [traj], cations=["Li=resname LI"], anions=["ANI=resname ANI and name O1 O2"], charges=["ANI=-1"])
     result = analyze_solvation(source, {(None, "ANI"): 0.3}, n_blocks=2)
     pairing = result.ion_pairing.iloc[0]
     assert (pairing[col.SSIP_FRACTION], pairing[col.CIP_FRACTION], pairing[col.AGG_FRACTION]) == (0.0, 0.0, 1.0)
@@ -122,7 +123,7 @@ def test_zn_cl_zn_chain(tmp_path):
     molecules = [("ZN", ["Zn"], 4), ("CL", ["Cl"], 5)]
     top, traj = write_trajectory(tmp_path, molecules, _shifted(np.array(zn + cl, dtype=float), 6, seed=2),
                                  np.full(3, BOX))
-    result = analyze_solvation(file_input(top, [traj], ["Zn=resname ZN"], anions=["Cl=resname CL"]),
+    result = analyze_solvation(file_source(top, [traj], cations=["Zn=resname ZN"], anions=["Cl=resname CL"]),
                                {(None, "Cl"): 0.3}, n_blocks=3)
     chains = result.zn_chains.set_index(col.N_ZN)
     assert chains[col.COUNT].to_dict() == {1: 6, 3: 6} and chains[col.ZN_FRACTION].to_dict() == {1: 0.25, 3: 0.75}
@@ -164,7 +165,7 @@ def walk(tmp_path_factory):
     positions, molecules = _coordinated_walk()
     top, traj = write_trajectory(tmp_path_factory.mktemp("walk"), molecules, wrap(positions, np.full(3, BOX)),
                                  np.full(3, BOX))
-    return file_input(top, [traj], ["Li=resname LI"], solvents=["SOL=resname SOL and name O1"])
+    return file_source(top, [traj], cations=["Li=resname LI"], solvents=["SOL=resname SOL and name O1"])
 
 
 def test_automatic_cutoff_and_serial_equals_workers(walk):

@@ -11,6 +11,7 @@ from analysis_helpers import run_cli, write_run, write_trajectory
 
 from hese.analysis import columns as col
 from hese.analysis import frames as frame_reader
+from hese.analysis.inputs import file_source
 from hese.analysis.water import Q_BIN, analyze_water, tetrahedral_order
 
 WATER = ("HOH", ["O1", "H1", "H2"])
@@ -62,7 +63,7 @@ def test_kernel_perfect_tetrahedron_and_random_directions():
 def test_ice_is_perfectly_tetrahedral_with_four_hydrogen_bonds(tmp_path):
     a_mol, b_mol, box = _ice_ic(2)
     top, traj = _write_waters(tmp_path, np.concatenate([a_mol, b_mol]), box, n_frames=3)
-    result = analyze_water(top, [traj], "resname HOH")
+    result = analyze_water(file_source(top, [traj], ["water=resname HOH"]))
     row = result.water_entropy.iloc[0]
     assert row[col.N_MOLECULES] == 64 and row[col.N_FRAMES] == 3
     assert row[col.Q_MEAN] == pytest.approx(1.0, abs=1e-3)  # XTC keeps 0.001 nm
@@ -77,7 +78,7 @@ def test_any_oxygen_counts_anion_oxygens_as_neighbours(tmp_path):
     # waters on sublattice A, bare oxygens of another molecule on sublattice B
     a_mol, b_mol, box = _ice_ic(2)
     top, traj = _write_waters(tmp_path, a_mol, box, extra=b_mol[:, 0])
-    result = analyze_water(top, [traj], "resname HOH", neighbours=("water", "any_oxygen"))
+    result = analyze_water(file_source(top, [traj], ["water=resname HOH"]), neighbours=("water", "any_oxygen"))
     q = result.water_entropy.set_index(col.NEIGHBOURS)[col.Q_MEAN]
     assert q["any_oxygen"] == pytest.approx(1.0, abs=1e-3)
     assert q["water"] < 0.5  # fcc neighbours of water alone are not tetrahedral
@@ -92,7 +93,7 @@ def test_random_oxygens_have_zero_mean_q_within_error(tmp_path, monkeypatch):
     h = rng.normal(size=(frames, n, 2, 3))
     h = o + OH * h / np.linalg.norm(h, axis=-1, keepdims=True)
     top, traj = _write_waters(tmp_path, np.concatenate([o, h], axis=2), box, n_frames=frames)
-    result = analyze_water(top, [traj], "resname HOH")
+    result = analyze_water(file_source(top, [traj], ["water=resname HOH"]))
     row = result.water_entropy.iloc[0]
     assert 0 < row[col.Q_MEAN_ERR] < 0.02
     assert abs(row[col.Q_MEAN]) < 3 * row[col.Q_MEAN_ERR]
@@ -105,7 +106,7 @@ def test_random_oxygens_have_zero_mean_q_within_error(tmp_path, monkeypatch):
     assert row[col.S_Q_ERR_KB] > 0
     # frames on several threads give the same tables
     monkeypatch.setattr(frame_reader, "usable_threads", lambda: 3)
-    threaded = analyze_water(top, [traj], "resname HOH", chunk_frames=7)
+    threaded = analyze_water(file_source(top, [traj], ["water=resname HOH"]), chunk_frames=7)
     for name in ("tetrahedral", "water_entropy", "hbonds"):
         pd.testing.assert_frame_equal(getattr(threaded, name), getattr(result, name), check_exact=True)
 
@@ -125,7 +126,7 @@ def test_hydrogen_bond_geometric_criterion(tmp_path):
     molecules = np.array([m for k, (r, angle) in enumerate(pairs)
                           for m in _donor_pair(np.array([0.5 + 1.2 * k, 1.0, 1.0]), r, angle)])
     top, traj = _write_waters(tmp_path, molecules, 5.0)
-    result = analyze_water(top, [traj], "resname HOH")
+    result = analyze_water(file_source(top, [traj], ["water=resname HOH"]))
     assert result.hbonds.iloc[0][col.HBONDS_PER_MOLECULE] == pytest.approx(2 * 2 / len(molecules))
     assert result.summary["warnings"] == ["one frame only: no uncertainties"]
     assert np.isnan(result.water_entropy.iloc[0][col.Q_MEAN_ERR])

@@ -254,23 +254,20 @@ def _water(args: argparse.Namespace) -> None:
     _check_one_input(args)
     frames = _frames(args)
     if args.run:
-        run = inputs.run_source(args.run)
-        topology, trajectories, label = run.topology, run.trajectories, run.label
-        water = next((s for s in run.species if s.name == "water"), None)
+        source = inputs.run_source(args.run)
+        water = next((s for s in source.species if s.name == "water"), None)
         if water is None and not args.water:
             raise HeseInputError(f"--run {args.run}: build.json has no water; give --water SELECTION")
-        selection, count = (args.water, None) if args.water else (water.selection, water.count)
+        if args.water:
+            water = inputs.Species("water", "solvent", args.water)
+        source = dataclasses.replace(source, species=(water,))
     else:
-        if not args.trajectory:
-            raise HeseInputError("--trajectory: missing; give the trajectory file(s) with --topology")
         if not args.water:
             raise HeseInputError("--water: missing; give the MDAnalysis selection of the water molecules")
-        topology, trajectories, label, selection = args.topology, args.trajectory, args.trajectory[0], args.water
-        count = None
-    result = analyze_water(topology, trajectories, selection, args.neighbours or ["water"], args.blocks, frames,
-                           label=str(label), n_molecules=count)
+        source = inputs.file_source(args.topology, args.trajectory, [f"water={args.water}"])
+    result = analyze_water(source, args.neighbours or ["water"], args.blocks, frames)
     _report(result, args,
-            f"water of {label}: {result.summary['n_molecules']} molecules, {result.summary['n_frames']} frames "
+            f"water of {source.label}: {result.summary['n_molecules']} molecules, {result.summary['n_frames']} frames "
             f"→ {args.out}",
             [result.water_entropy, result.hbonds])
 
@@ -318,7 +315,7 @@ def _extract_shells(args: argparse.Namespace) -> None:
 
 def _solvation_input(args: argparse.Namespace):
     """The solvation input, cutoffs and frames of the options shared by ``analyze solvation`` and ``extract shells``."""
-    from hese.analysis import solvation
+    from hese.analysis import inputs
 
     _check_one_input(args)
     frames = _frames(args)
@@ -326,13 +323,13 @@ def _solvation_input(args: argparse.Namespace):
         if args.cation or args.anion or args.solvent or args.charge:
             raise HeseInputError("--cation, --anion, --solvent and --charge go with --topology; "
                                  "a --run takes its species from build.json")
-        source = solvation.run_input(args.run)
+        source = inputs.run_source(args.run)
     else:
-        source = solvation.file_input(args.topology, args.trajectory, args.cation, args.anion, args.solvent,
-                                      args.charge)
+        source = inputs.file_source(args.topology, args.trajectory, charges=args.charge, cations=args.cation,
+                                    anions=args.anion, solvents=args.solvent)
     cations = [s.name for s in source.species if s.kind == "cation"]
     partners = [s.name for s in source.species if s.kind != "cation"]
-    cutoffs = solvation.parse_cutoffs(args.cutoff, cations, partners)
+    cutoffs = inputs.parse_cutoffs(args.cutoff, cations, partners)
     if getattr(args, "solvation", None):  # extract shells --solvation DIR: an earlier analysis' cutoffs, unless given
         from hese.analysis.extract import solvation_cutoffs
 

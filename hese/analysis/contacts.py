@@ -20,166 +20,24 @@ import multiprocessing
 import os
 import struct
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
 import MDAnalysis as mda
 import numpy as np
 from MDAnalysis.exceptions import NoDataError
 
-from hese import species as registry
 from hese.analysis import columns as col
 from hese.analysis import rdf
 from hese.analysis.frames import CHUNK_FRAMES, frame_numbers, iter_chunks, open_universe, select
-from hese.analysis.inputs import parse_assignments, run_source
+from hese.analysis.inputs import Source, Species
 from hese.errors import HeseInputError
-
-Kind = Literal["cation", "anion", "solvent"]
-
 
 CONTACT_RANGE_NM = 0.45  # contacts kept out to here (or the largest given cutoff) for the automatic cutoffs
 
 
 # ---------------------------------------------------------------------------------------------
-# what to analyse
-
-
-@dataclass(frozen=True)
-class SolvationSpecies:
-    """One species: name, role, selection of its contact atoms, formal charge (e), molecule count if known."""
-
-    name: str
-    kind: Kind
-    selection: str
-    charge: int = 0
-    count: int | None = None
-
-
-@dataclass(frozen=True)
-class SolvationInput:
-    """A trajectory and its species: ``label`` names it in messages and the summary."""
-
-    label: str
-    topology: Path
-    trajectories: tuple[Path, ...]
-    species: tuple[SolvationSpecies, ...]
-
-
-def run_input(folder: str | os.PathLike) -> SolvationInput:
-    """The input of a hese run folder: the species of ``build.json`` with their registry coordinating atoms.
-
-    Each species is selected as ``resname RES and name ATOMS`` with the registry's residue name
-    and coordinating atoms (a cation lists itself).
-
-    Raises
-    ------
-    HeseInputError
-        If the run folder lacks a file or ``build.json`` is not a hese build record.
-    """
-    source = run_source(folder)
-    chosen = []
-    for s in source.species:
-        entry = registry.get(s.name)
-        selection = f"resname {entry.residue} and name {' '.join(entry.coordinating)}"
-        chosen.append(SolvationSpecies(entry.name, entry.kind, selection, entry.charge, s.count))
-    return SolvationInput(source.label, source.topology, source.trajectories, tuple(chosen))
-
-
-def file_input(
-    topology: str | os.PathLike,
-    trajectories: Sequence[str | os.PathLike],
-    cations: Sequence[str],
-    anions: Sequence[str] = (),
-    solvents: Sequence[str] = (),
-    charges: Sequence[str] = (),
-) -> SolvationInput:
-    """The input of foreign files with species given as ``NAME=SELECTION`` per role.
-
-    Formal charges (needed for the net charge of ion clusters) come from ``charges``
-    (``NAME=Z``) or else from the registry for registry names; solvents are neutral.
-
-    Raises
-    ------
-    HeseInputError
-        If an assignment is malformed, a name repeats, no cation or no partner is given, or an
-        ion's charge is unknown.
-    """
-    if not trajectories:
-        raise HeseInputError("--trajectory: missing; give the trajectory file(s) with --topology")
-    roles = {"cation": parse_assignments(cations, "--cation"), "anion": parse_assignments(anions, "--anion"),
-             "solvent": parse_assignments(solvents, "--solvent")}
-    if not roles["cation"]:
-        raise HeseInputError("--cation: missing; give at least one NAME=SELECTION of the cations")
-    if not roles["anion"] and not roles["solvent"]:
-        raise HeseInputError("--anion/--solvent: missing; give at least one partner species NAME=SELECTION")
-    seen: dict[str, str] = {}
-    for kind, named in roles.items():
-        for name in named:
-            if name in seen:
-                raise HeseInputError(f"--{kind} {name}: the name is already a {seen[name]}; names must differ")
-            seen[name] = kind
-    explicit = parse_assignments(charges, "--charge")
-    unknown = sorted(set(explicit) - set(seen))
-    if unknown:
-        raise HeseInputError(f"--charge: {', '.join(unknown)} not given with --cation/--anion/--solvent")
-    chosen = []
-    for kind, named in roles.items():
-        for name, selection in named.items():
-            chosen.append(SolvationSpecies(name, kind, selection, _charge(name, kind, explicit)))  # type: ignore[arg-type]
-    return SolvationInput(str(trajectories[0]), Path(topology), tuple(map(Path, trajectories)), tuple(chosen))
-
-
-def _charge(name: str, kind: str, explicit: Mapping[str, str]) -> int:
-    if name in explicit:
-        try:
-            return int(explicit[name])
-        except ValueError:
-            raise HeseInputError(f"--charge {name}: {explicit[name]!r} is not an integer charge") from None
-    if kind == "solvent":
-        return 0
-    try:
-        entry = registry.get(name)
-    except HeseInputError:
-        raise HeseInputError(
-            f"--{kind} {name}: not a registry species, so its formal charge is unknown; give it with --charge {name}=Z"
-        ) from None
-    if entry.kind != kind:
-        raise HeseInputError(f"--{kind} {name}: the registry species {name} is a {entry.kind}; give it with "
-                             f"--{entry.kind} or give its charge with --charge {name}=Z")
-    return entry.charge
-
-
-def parse_cutoffs(
-    items: Sequence[str], cations: Sequence[str], partners: Sequence[str]
-) -> dict[tuple[str | None, str], float]:
-    """``["DME=0.28", "Li:FSI=0.3"]`` → ``{(None, "DME"): 0.28, ("Li", "FSI"): 0.3}`` (nm).
-
-    Raises
-    ------
-    HeseInputError
-        If an item is not ``PARTNER=NM`` or ``CATION:PARTNER=NM``, names an unknown species, or
-        the distance is not a positive number.
-    """
-    out: dict[tuple[str | None, str], float] = {}
-    for key, value in parse_assignments(items, "--cutoff").items():
-        cation, sep, partner = key.rpartition(":")
-        cation, partner = cation.strip(), partner.strip()
-        if sep and cation not in cations:
-            raise HeseInputError(f"--cutoff {key}={value}: {cation!r} is not a cation; cations: {', '.join(cations)}")
-        if partner not in partners:
-            raise HeseInputError(
-                f"--cutoff {key}={value}: {partner!r} is not a partner; partners: {', '.join(partners)}"
-            )
-        try:
-            nm = float(value)
-        except ValueError:
-            nm = float("nan")
-        if not nm > 0 or not np.isfinite(nm):
-            raise HeseInputError(f"--cutoff {key}={value}: not a positive distance in nm")
-        out[(cation if sep else None, partner)] = nm
-    return out
+# the atoms
 
 
 @dataclass(frozen=True)
@@ -238,8 +96,8 @@ class SolvationSystem:
         return np.array([i for i, k in enumerate(self.partner_kinds) if k == "anion"], dtype=int)
 
 
-def resolve_system(universe: mda.Universe, species: Sequence[SolvationSpecies]) -> SolvationSystem:
-    """Select every species' atoms, group partner atoms into molecules and check the selections.
+def resolve_system(universe: mda.Universe, species: Sequence[Species]) -> SolvationSystem:
+    """Select every species' contact atoms, group partner atoms into molecules and check the selections.
 
     Raises
     ------
@@ -256,15 +114,15 @@ def resolve_system(universe: mda.Universe, species: Sequence[SolvationSpecies]) 
     if clash:
         raise HeseInputError(f"partners {', '.join(clash)}: names too alike for table columns "
                              f"({columns[[s.name for s in partners].index(clash[0])]}); rename one")
-    atoms = {s.name: select(universe, s.selection, f"--{s.kind} {s.name}") for s in species}
+    atoms = {s.name: select(universe, s.contact_selection, f"--{s.kind} {s.name}") for s in species}
     owner = np.full(universe.atoms.n_atoms, -1)
     for k, s in enumerate(species):
         taken = owner[atoms[s.name].indices]
         if (taken >= 0).any():
             other = species[int(taken[taken >= 0][0])]
             raise HeseInputError(
-                f"--{s.kind} {s.name}: selection {s.selection!r} shares atoms with --{other.kind} {other.name} "
-                f"({other.selection!r}); a partner must not overlap a cation or another partner"
+                f"--{s.kind} {s.name}: selection {s.contact_selection!r} shares atoms with --{other.kind} "
+                f"{other.name} ({other.contact_selection!r}); a partner must not overlap a cation or another partner"
             )
         owner[atoms[s.name].indices] = k
     cation_atoms, cation_type = [], []
@@ -273,7 +131,7 @@ def resolve_system(universe: mda.Universe, species: Sequence[SolvationSpecies]) 
         molecule = _molecule_ids(group, s.count, s.name)
         if len(np.unique(molecule)) != group.n_atoms:
             raise HeseInputError(
-                f"--cation {s.name}: selection {s.selection!r} picks {group.n_atoms} atoms in "
+                f"--cation {s.name}: selection {s.contact_selection!r} picks {group.n_atoms} atoms in "
                 f"{len(np.unique(molecule))} molecules; select one atom per cation (the ion or its centre)"
             )
         cation_atoms.append(np.sort(group.indices))
@@ -455,7 +313,7 @@ class PassData:
 
 
 def collect(
-    source: SolvationInput,
+    source: Source,
     system: SolvationSystem,
     frames: slice,
     edges: np.ndarray,

@@ -64,8 +64,9 @@ from MDAnalysis.guesser import tables
 from MDAnalysis.guesser.default_guesser import DefaultGuesser
 
 from hese.analysis import rdf
-from hese.analysis.contacts import SolvationInput, SolvationSpecies, SolvationSystem
+from hese.analysis.contacts import SolvationSystem
 from hese.analysis.frames import CHUNK_FRAMES, iter_chunks
+from hese.analysis.inputs import Source, Species
 from hese.analysis.neighbors import minimum_image
 from hese.analysis.solvation import composition_codes, contact_pass, open_input, shell_cutoffs, shells
 from hese.analysis.tables import json_number
@@ -149,7 +150,7 @@ class ShellExtraction:
 
 
 def extract_shells(
-    source: SolvationInput,
+    source: Source,
     cutoffs: Mapping[tuple[str | None, str], float] | None = None,
     frames: slice = slice(None),
     top: int = TOP,
@@ -166,8 +167,8 @@ def extract_shells(
     Parameters
     ----------
     source
-        Trajectory and species (:func:`~hese.analysis.contacts.run_input`,
-        :func:`~hese.analysis.contacts.file_input`).
+        Trajectory and species (:func:`~hese.analysis.inputs.run_source`,
+        :func:`~hese.analysis.inputs.file_source`).
     cutoffs
         Shell cutoffs (nm) by ``(cation, partner)`` or ``(None, partner)``; the others are found
         from g(r) as in :func:`~hese.analysis.solvation.analyze_solvation`.
@@ -386,7 +387,7 @@ def _ramps(lengths: np.ndarray) -> np.ndarray:
 class _WholeMolecules:
     """Every atom of the molecule of a cation or partner molecule, by the rule that numbered the molecules."""
 
-    def __init__(self, universe: mda.Universe, system: SolvationSystem, species: Sequence[SolvationSpecies]):
+    def __init__(self, universe: mda.Universe, system: SolvationSystem, species: Sequence[Species]):
         self.universe, self.system = universe, system
         self.species = {s.name: s for s in species}
         self.owner = np.full(universe.atoms.n_atoms, -1)

@@ -62,27 +62,22 @@ from hese.analysis.contacts import (
     CONTACT_RANGE_NM,
     Contacts,
     PassData,
-    SolvationInput,
-    SolvationSpecies,
     SolvationSystem,
     check_complete,
     collect,
-    file_input,
-    parse_cutoffs,
     resolve_system,
-    run_input,
 )
 from hese.analysis.frames import CHUNK_FRAMES, frame_numbers, iter_chunks, open_universe
+from hese.analysis.inputs import Source
 from hese.analysis.tables import json_number, write_table
 from hese.composition import config_entropy_r, entropy_class
 from hese.errors import HeseInputError
 from hese.io import write_json
 
 __all__ = [
-    "SolvationInput", "SolvationSpecies", "SolvationSystem", "SolvationResult", "analyze_solvation", "file_input",
-    "run_input", "parse_cutoffs", "resolve_system", "Contacts", "Shells", "Speciation", "shells",
-    "coordination_numbers", "speciation", "ion_pairing", "shell_entropy", "mixing_entropy", "bootstrap_interval",
-    "composition_codes", "shell_label", "conclude", "open_input", "contact_pass", "shell_cutoffs",
+    "SolvationSystem", "SolvationResult", "analyze_solvation", "resolve_system", "Contacts", "Shells", "Speciation",
+    "shells", "coordination_numbers", "speciation", "ion_pairing", "shell_entropy", "mixing_entropy",
+    "bootstrap_interval", "composition_codes", "shell_label", "conclude", "open_input", "contact_pass", "shell_cutoffs",
 ]
 
 N_BLOCKS = 5
@@ -327,7 +322,7 @@ class SolvationResult:
 
 
 def analyze_solvation(
-    source: SolvationInput,
+    source: Source,
     cutoffs: Mapping[tuple[str | None, str], float] | None = None,
     frames: slice = slice(None),
     n_blocks: int = N_BLOCKS,
@@ -344,7 +339,9 @@ def analyze_solvation(
     Parameters
     ----------
     source
-        Trajectory and species (:func:`run_input`, :func:`file_input`).
+        Trajectory and species (:func:`~hese.analysis.inputs.run_source`,
+        :func:`~hese.analysis.inputs.file_source`); the cations and partners are selected by
+        their contact atoms (:attr:`~hese.analysis.inputs.Species.contact_selection`).
     cutoffs
         Shell cutoffs (nm) by ``(cation, partner)`` or ``(None, partner)`` for every cation; the
         others are found from the RDFs (:func:`hese.analysis.rdf.find_cutoff`).
@@ -390,7 +387,7 @@ def analyze_solvation(
 
 
 def open_input(
-    source: SolvationInput, cutoffs: Mapping[tuple[str | None, str], float] | None, frames: slice
+    source: Source, cutoffs: Mapping[tuple[str | None, str], float] | None, frames: slice
 ) -> tuple[mda.Universe, SolvationSystem, int]:
     """Open the trajectory, resolve the species' atoms and check the cutoffs and frames.
 
@@ -426,7 +423,7 @@ def open_input(
 
 def contact_pass(
     universe: mda.Universe,
-    source: SolvationInput,
+    source: Source,
     system: SolvationSystem,
     cutoffs: Mapping[tuple[str | None, str], float],
     frames: slice = slice(None),

@@ -48,6 +48,7 @@ from hese.analysis.frames import (
     select,
     thread_pool,
 )
+from hese.analysis.inputs import Source
 from hese.analysis.neighbors import minimum_image, nearest, pairs_within, periodic_tree
 from hese.analysis.tables import json_number, write_table
 from hese.errors import HeseInputError
@@ -139,24 +140,22 @@ def element_is(atoms: mda.AtomGroup, symbol: str) -> np.ndarray:
 
 
 def analyze_water(
-    topology: str | os.PathLike,
-    trajectories: Sequence[str | os.PathLike],
-    selection: str,
+    source: Source,
     neighbours: Sequence[str] = ("water",),
     n_blocks: int = 5,
     frames: slice = slice(None),
     chunk_frames: int = CHUNK_FRAMES,
-    label: str | None = None,
-    n_molecules: int | None = None,
+    water: str = "water",
 ) -> WaterResult:
-    """Tetrahedral order, P(q), tetrahedral entropy and hydrogen bonds of the water in ``selection``.
+    """Tetrahedral order, P(q), tetrahedral entropy and hydrogen bonds of the water of ``source``.
 
     Parameters
     ----------
-    topology, trajectories
-        Files MDAnalysis reads (a topology alone is one frame).
-    selection
-        MDAnalysis selection of the water molecules.
+    source
+        Trajectory and species (:func:`~hese.analysis.inputs.run_source`,
+        :func:`~hese.analysis.inputs.file_source`; a topology alone is one frame); the species
+        named ``water`` selects the water molecules, split into its ``count`` molecules if known
+        (hese runs), otherwise found in the topology.
     neighbours
         ``water`` (four nearest water oxygens) and/or ``any_oxygen`` (four nearest oxygens of any molecule).
     n_blocks
@@ -165,16 +164,15 @@ def analyze_water(
         Frames analysed (start, stop, step).
     chunk_frames
         Frames read at a time.
-    label
-        Name of the trajectory in messages and the summary.
-    n_molecules
-        Number of water molecules, if known (hese runs); otherwise molecules are residues.
+    water
+        Name of the water species in ``source``.
 
     Raises
     ------
     HeseInputError
-        For an unknown neighbour mode, fewer than 2 blocks, unreadable files, a selection that
-        matches nothing or is not water, fewer than five waters, frames without a box.
+        For an unknown neighbour mode, fewer than 2 blocks, no species ``water``, unreadable
+        files, a selection that matches nothing or is not water, fewer than five waters, frames
+        without a box.
     """
     modes = tuple(dict.fromkeys(neighbours))
     unknown = [m for m in modes if m not in NEIGHBOUR_MODES]
@@ -182,17 +180,21 @@ def analyze_water(
         raise HeseInputError(f"neighbours: {', '.join(unknown) or 'none'}; allowed: {', '.join(NEIGHBOUR_MODES)}")
     if n_blocks < 2:
         raise HeseInputError(f"n_blocks: {n_blocks}; at least 2 blocks are needed for an uncertainty")
-    label = label or str(trajectories[0] if trajectories else topology)
-    universe = open_universe(topology, trajectories)
-    water = find_water(universe, selection, n_molecules)
+    species = next((s for s in source.species if s.name == water), None)
+    if species is None:
+        raise HeseInputError(f"water: {source.label} has no species {water!r}; "
+                             f"species: {', '.join(s.name for s in source.species) or 'none'}")
+    label = source.label
+    universe = open_universe(source.topology, source.trajectories)
+    found = find_water(universe, species.selection, species.count)
     numbers = frame_numbers(universe, frames)
     if len(numbers) == 0:
         raise HeseInputError(f"{label}: no frame selected by --start/--stop/--step")
     n_blocks = min(n_blocks, len(numbers))
     sums = _Sums(modes, n_blocks)
     block = block_of_frame(len(numbers), n_blocks)
-    n = len(water.oxygens)
-    indices = np.concatenate([water.oxygens, water.hydrogens.ravel(), water.other_oxygens])
+    n = len(found.oxygens)
+    indices = np.concatenate([found.oxygens, found.hydrogens.ravel(), found.other_oxygens])
     done = 0
     with thread_pool() as pool:  # frames on all threads: the KD-tree queries release the GIL
         for chunk in iter_chunks(universe, indices, frames, chunk_frames, label):
@@ -201,7 +203,7 @@ def analyze_water(
             for job in jobs:  # added in frame order
                 sums.add(block[done], *job.result())
                 done += 1
-    return _result(sums, modes, n, len(numbers), len(water.other_oxygens), label)
+    return _result(sums, modes, n, len(numbers), len(found.other_oxygens), label)
 
 
 class _Sums:

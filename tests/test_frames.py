@@ -6,6 +6,7 @@ import pytest
 from analysis_helpers import write_trajectory
 
 from hese.analysis import frames
+from hese.analysis.molecules import Molecules
 from hese.errors import HeseInputError
 
 MASSES = np.array([12.011, 15.999])  # C, O: a rigid diatomic, 0.12 nm long
@@ -42,7 +43,7 @@ def _diatomics(rng, centres, boxes):
 def _read(tmp_path, atoms, boxes, chunk=frames.CHUNK_FRAMES, dt=2.0, unwrap=True):
     top, traj = write_trajectory(tmp_path, [("DIA", ["C1", "O1"], atoms.shape[1] // 2)], atoms, boxes, dt)
     u = frames.open_universe(top, [traj])
-    mols = frames.Molecules.from_atoms("DIA", frames.select(u, "resname DIA", "test"))
+    mols = Molecules.from_atoms("DIA", frames.select(u, "resname DIA", "test"))
     return frames.read_centres_of_mass(u, [mols], unwrap=unwrap, chunk_frames=chunk)
 
 
@@ -79,19 +80,19 @@ def test_molecules_are_runs_of_one_residue():
     # residue 0 appears twice, as after MDAnalysis merges PDB residues whose ids wrapped around
     u = mda.Universe.empty(6, n_residues=2, atom_resindex=[0, 0, 1, 1, 0, 0], trajectory=True)
     u.add_TopologyAttr("masses", [1.0] * 6)
-    mols = frames.Molecules.from_atoms("x", u.atoms)
+    mols = Molecules.from_atoms("x", u.atoms)
     np.testing.assert_array_equal(mols.starts, [0, 2, 4])
     assert mols.n_molecules == 3
     # neighbours merged into one residue (hybrid-36 residue ids of large PDB files) need the known count
     merged = mda.Universe.empty(6, n_residues=1, atom_resindex=[0] * 6, trajectory=True)
     merged.add_TopologyAttr("masses", [1.0] * 6)
-    assert frames.Molecules.from_atoms("x", merged.atoms).n_molecules == 1
-    np.testing.assert_array_equal(frames.Molecules.from_atoms("x", merged.atoms, 3).starts, [0, 2, 4])
+    assert Molecules.from_atoms("x", merged.atoms).n_molecules == 1
+    np.testing.assert_array_equal(Molecules.from_atoms("x", merged.atoms, 3).starts, [0, 2, 4])
     with pytest.raises(HeseInputError, match="6 selected atoms do not make 4 equal molecules"):
-        frames.Molecules.from_atoms("x", merged.atoms, 4)
+        Molecules.from_atoms("x", merged.atoms, 4)
     merged.atoms.masses = 0.0
     with pytest.raises(HeseInputError, match="molecules without mass"):
-        frames.Molecules.from_atoms("x", merged.atoms, 3)
+        Molecules.from_atoms("x", merged.atoms, 3)
 
 
 def test_frames_too_far_apart_to_unwrap(tmp_path):

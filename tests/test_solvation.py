@@ -9,8 +9,9 @@ import pytest
 from analysis_helpers import wrap, write_trajectory
 
 from hese.analysis import columns as col
-from hese.analysis import contacts, solvation
+from hese.analysis import solvation
 from hese.analysis.inputs import file_source
+from hese.analysis.molecules import molecule_ids
 from hese.analysis.solvation import analyze_solvation
 
 LI, SOL, ANI = ("LI", ["Li"]), ("SOL", ["O1", "C1"]), ("ANI", ["O1", "O2", "S1"])
@@ -221,13 +222,13 @@ def test_composition_codes_decode_in_both_representations():
 def test_partner_molecules_from_fragments_when_residues_are_not_set():
     u = mda.Universe.empty(6, n_residues=1, atom_resindex=[0] * 6, trajectory=True)
     u.add_TopologyAttr("bonds", [(0, 1), (2, 3), (4, 5)])
-    np.testing.assert_array_equal(contacts._molecule_ids(u.atoms, None, "X"), [0, 0, 1, 1, 2, 2])
-    np.testing.assert_array_equal(contacts._molecule_ids(u.atoms[[0, 2, 4]], None, "X"), [0, 1, 2])
+    np.testing.assert_array_equal(molecule_ids(u.atoms, None, "X"), [0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(molecule_ids(u.atoms[[0, 2, 4]], None, "X"), [0, 1, 2])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plain = mda.Universe.empty(4, n_residues=2, atom_resindex=[0, 0, 1, 1], trajectory=True)
-    np.testing.assert_array_equal(contacts._molecule_ids(plain.atoms, None, "X"), [0, 0, 1, 1])
-    np.testing.assert_array_equal(contacts._molecule_ids(plain.atoms, 4, "X"), [0, 1, 2, 3])
+    np.testing.assert_array_equal(molecule_ids(plain.atoms, None, "X"), [0, 0, 1, 1])
+    np.testing.assert_array_equal(molecule_ids(plain.atoms, 4, "X"), [0, 1, 2, 3])
 
 
 def test_shell_labels_keep_names_that_end_in_a_digit_apart_from_their_counts():

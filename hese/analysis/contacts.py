@@ -8,8 +8,8 @@ cutoffs, shells, coordination, speciation, pairing, clusters — is derived from
 (:mod:`hese.analysis.solvation`), so a cutoff can be chosen or changed without reading the
 trajectory again.
 
-A partner molecule is a residue (or a bonded fragment where one residue holds several, i.e. when
-residues are not set); its selected atoms are the ones that can make contact. Each cation is one
+A partner molecule is one of :mod:`hese.analysis.molecules` (the rule transport and water use);
+its selected atoms are the ones that can make contact. Each cation is one
 selected atom. Memory: the chunk being read, plus about 20 bytes per contact kept.
 """
 
@@ -25,12 +25,12 @@ from dataclasses import dataclass
 
 import MDAnalysis as mda
 import numpy as np
-from MDAnalysis.exceptions import NoDataError
 
 from hese.analysis import columns as col
 from hese.analysis import rdf
 from hese.analysis.frames import CHUNK_FRAMES, frame_numbers, iter_chunks, open_universe, select
 from hese.analysis.inputs import Source, Species
+from hese.analysis.molecules import molecule_ids
 from hese.errors import HeseInputError
 
 CONTACT_RANGE_NM = 0.45  # contacts kept out to here (or the largest given cutoff) for the automatic cutoffs
@@ -128,7 +128,7 @@ def resolve_system(universe: mda.Universe, species: Sequence[Species]) -> Solvat
     cation_atoms, cation_type = [], []
     for t, s in enumerate(cations):
         group = atoms[s.name]
-        molecule = _molecule_ids(group, s.count, s.name)
+        molecule = molecule_ids(group, s.count, s.name)
         if len(np.unique(molecule)) != group.n_atoms:
             raise HeseInputError(
                 f"--cation {s.name}: selection {s.contact_selection!r} picks {group.n_atoms} atoms in "
@@ -140,7 +140,7 @@ def resolve_system(universe: mda.Universe, species: Sequence[Species]) -> Solvat
     n_done = 0
     for t, s in enumerate(partners):
         group = atoms[s.name][np.argsort(atoms[s.name].indices, kind="stable")]
-        molecule = _molecule_ids(group, s.count, s.name)
+        molecule = molecule_ids(group, s.count, s.name)
         partner_atoms.append(group.indices)
         atom_molecule.append(molecule + n_done)
         n_mol = int(molecule.max()) + 1
@@ -152,28 +152,6 @@ def resolve_system(universe: mda.Universe, species: Sequence[Species]) -> Solvat
         np.concatenate(cation_atoms), np.concatenate(cation_type),
         np.concatenate(partner_atoms), np.concatenate(atom_molecule), np.concatenate(molecule_type),
     )
-
-
-def _molecule_ids(atoms: mda.AtomGroup, count: int | None, name: str) -> np.ndarray:
-    """Molecule index (0 … M−1) of each atom of ``atoms`` (index order).
-
-    With a known ``count``: equal consecutive blocks. Otherwise residues; when all the atoms share
-    one residue (a topology without residues), bonded fragments instead, if the topology has bonds.
-    """
-    if count is not None:
-        if count <= 0 or atoms.n_atoms % count:
-            raise HeseInputError(
-                f"species {name!r}: {atoms.n_atoms} selected atoms do not make {count} equal molecules; "
-                f"the topology does not match the molecule counts"
-            )
-        return np.arange(atoms.n_atoms) // (atoms.n_atoms // count)
-    keys = atoms.resindices
-    if atoms.n_atoms > 1 and (keys == keys[0]).all():
-        try:
-            keys = atoms.fragindices
-        except NoDataError:
-            pass
-    return np.unique(keys, return_inverse=True)[1].ravel()
 
 
 def check_complete(universe: mda.Universe) -> None:

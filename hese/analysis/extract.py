@@ -39,9 +39,9 @@ Each example holds the cation and every atom of every partner molecule of the sh
 the cation at the origin. Molecules are made whole around the cation: the coordinating atom
 nearest to the cation is placed at its minimum image relative to the cation, every other atom at
 its minimum image relative to that atom (molecules must be smaller than half the box). Whole
-molecules follow the rule that numbers the molecules (:func:`~hese.analysis.contacts.resolve_system`):
-with a known molecule count (hese runs) equal consecutive blocks of the species' residues, else
-residues, or bonded fragments where one residue holds the whole species. Elements come from the
+molecules are the molecules (:mod:`hese.analysis.molecules`) of every atom of the species'
+residues: with a known molecule count (hese runs) equal consecutive blocks, else runs of one
+residue, or bonded fragments where one residue holds the whole species. Elements come from the
 topology, else from the atom names (MDAnalysis' guesser), else from the masses. The total charge
 is the sum of the formal charges of the cation and the partner molecules; the spin multiplicity
 is the lowest one possible, 1 for an even number of electrons (atomic numbers minus charge) and
@@ -67,6 +67,7 @@ from hese.analysis import rdf
 from hese.analysis.contacts import SolvationSystem
 from hese.analysis.frames import CHUNK_FRAMES, iter_chunks
 from hese.analysis.inputs import Source, Species
+from hese.analysis.molecules import molecule_ids
 from hese.analysis.neighbors import minimum_image
 from hese.analysis.solvation import composition_codes, contact_pass, open_input, shell_cutoffs, shells
 from hese.analysis.tables import json_number
@@ -385,7 +386,8 @@ def _ramps(lengths: np.ndarray) -> np.ndarray:
 
 
 class _WholeMolecules:
-    """Every atom of the molecule of a cation or partner molecule, by the rule that numbered the molecules."""
+    """Every atom of the molecule of a cation or partner molecule: the molecules of the atoms of the species'
+    residues, by the rule that numbered the molecules (:func:`~hese.analysis.molecules.molecule_ids`)."""
 
     def __init__(self, universe: mda.Universe, system: SolvationSystem, species: Sequence[Species]):
         self.universe, self.system = universe, system
@@ -393,39 +395,27 @@ class _WholeMolecules:
         self.owner = np.full(universe.atoms.n_atoms, -1)
         self.owner[system.partner_atoms] = system.atom_molecule
         self.owner[system.cation_atoms] = -2 - np.arange(len(system.cation_atoms))
-        self._blocks: dict[str, np.ndarray] = {}
+        self._molecules: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def partner(self, m: int) -> np.ndarray:
         """Atoms (universe indices, ascending) of partner molecule ``m``."""
         t = int(self.system.molecule_type[m])
         selected = self.system.partner_atoms[self.system.atom_molecule == m]
         of_species = self.system.partner_atoms[self.system.atom_type == t]
-        first = int(np.flatnonzero(self.system.molecule_type == t)[0])
-        return self._whole(self.system.partners[t], selected, of_species, m - first, m)
+        return self._whole(self.system.partners[t], selected, of_species, m)
 
     def cation(self, c: int) -> np.ndarray:
         """Atoms (universe indices, ascending) of the molecule of cation ``c`` (the ion alone for a monatomic one)."""
         t = int(self.system.cation_type[c])
         of_species = self.system.cation_atoms[self.system.cation_type == t]
-        first = int(np.flatnonzero(self.system.cation_type == t)[0])
-        return self._whole(self.system.cations[t], self.system.cation_atoms[c:c + 1], of_species, c - first, -2 - c)
+        return self._whole(self.system.cations[t], self.system.cation_atoms[c:c + 1], of_species, -2 - c)
 
-    def _whole(self, name: str, selected: np.ndarray, of_species: np.ndarray, k: int, owner: int) -> np.ndarray:
-        count = self.species[name].count
-        if count is not None:
-            if name not in self._blocks:
-                self._blocks[name] = np.unique(self.universe.atoms[of_species].residues.atoms.indices)
-            block = self._blocks[name]
-            atoms = block[k * (len(block) // count):(k + 1) * (len(block) // count)] if len(block) % count == 0 \
-                else np.zeros(0, dtype=int)
-        else:
-            keys = self.universe.atoms.resindices
-            if len(of_species) > 1 and len(np.unique(keys[of_species])) == 1:
-                try:
-                    keys = self.universe.atoms.fragindices
-                except NoDataError:
-                    pass
-            atoms = np.flatnonzero(np.isin(keys, keys[selected]))
+    def _whole(self, name: str, selected: np.ndarray, of_species: np.ndarray, owner: int) -> np.ndarray:
+        if name not in self._molecules:
+            atoms = self.universe.atoms[np.unique(self.universe.atoms[of_species].residues.atoms.indices)]
+            self._molecules[name] = (atoms.indices, molecule_ids(atoms, self.species[name].count, name))
+        indices, ids = self._molecules[name]
+        atoms = indices[ids == ids[np.searchsorted(indices, selected[0])]]
         if not np.isin(selected, atoms).all() or not np.isin(self.owner[atoms], (-1, owner)).all():
             raise HeseInputError(
                 f"species {name!r}: the molecule of atom {int(selected[0])} cannot be told apart from its "

@@ -4,13 +4,7 @@ Every analysis reads trajectories through this module, so MDAnalysis' Å become 
 Frames come in chunks of :data:`CHUNK_FRAMES` so memory stays bounded however long the
 trajectory is. Boxes must be orthorhombic (OpenMM's are).
 
-Molecules
----------
-A molecule is a run of consecutive selected atoms (in atom-index order) that share a residue, or,
-where the number of molecules is known (hese runs), one of that many equal consecutive blocks.
-The count matters for PDB topologies of more than 9999 residues: OpenMM writes the later residue
-ids in hybrid-36, which MDAnalysis reads as one id, merging neighbouring molecules into one
-residue. Foreign topologies that large should come in a format without that limit (GRO, PSF, TPR).
+Molecules are grouped by :mod:`hese.analysis.molecules`.
 
 Centres of mass
 ---------------
@@ -58,6 +52,7 @@ from MDAnalysis.exceptions import SelectionError
 from MDAnalysis.lib.formats.libmdaxdr import XTCFile
 from MDAnalysis.lib.mdamath import triclinic_box
 
+from hese.analysis.molecules import Molecules
 from hese.analysis.neighbors import minimum_image, wrap
 from hese.errors import HeseInputError
 
@@ -132,63 +127,6 @@ def select(universe: mda.Universe, selection: str, what: str) -> mda.AtomGroup:
     if atoms.n_atoms == 0:
         raise HeseInputError(f"{what}: selection {selection!r} matches no atom")
     return atoms
-
-
-@dataclass(frozen=True)
-class Molecules:
-    """The molecules of one species: their atoms grouped by molecule, and the atoms' masses.
-
-    Attributes
-    ----------
-    name
-        Species name.
-    indices
-        Universe atom indices (A,), molecule after molecule.
-    starts
-        Offset into ``indices`` of each molecule's first atom (M,).
-    masses
-        Atom masses (A,), g/mol.
-    """
-
-    name: str
-    indices: np.ndarray
-    starts: np.ndarray
-    masses: np.ndarray
-
-    @classmethod
-    def from_atoms(cls, name: str, atoms: mda.AtomGroup, n_molecules: int | None = None) -> Molecules:
-        """Split atoms into molecules: ``n_molecules`` equal consecutive blocks if given, else residue runs.
-
-        Residue runs are runs of consecutive selected atoms (in index order) of one residue. A known
-        molecule count (hese runs: ``build.json``) also splits residues that a PDB reader merged.
-
-        Raises
-        ------
-        HeseInputError
-            If the atoms do not divide into ``n_molecules`` equal molecules, or a molecule has no
-            mass (masses missing from the topology).
-        """
-        atoms = atoms[np.argsort(atoms.indices, kind="stable")]
-        if n_molecules is None:
-            new = np.ones(atoms.n_atoms, dtype=bool)
-            new[1:] = atoms.resindices[1:] != atoms.resindices[:-1]
-            starts = np.flatnonzero(new)
-        elif n_molecules > 0 and atoms.n_atoms % n_molecules == 0:
-            starts = np.arange(n_molecules) * (atoms.n_atoms // n_molecules)
-        else:
-            raise HeseInputError(
-                f"species {name!r}: {atoms.n_atoms} selected atoms do not make {n_molecules} equal molecules; "
-                f"the topology does not match the molecule counts"
-            )
-        masses = np.asarray(atoms.masses, dtype=float)
-        if np.any(np.add.reduceat(masses, starts) <= 0):
-            raise HeseInputError(f"species {name!r}: molecules without mass (the topology has no masses or elements)")
-        return cls(name, atoms.indices, starts, masses)
-
-    @property
-    def n_molecules(self) -> int:
-        """Number of molecules."""
-        return len(self.starts)
 
 
 @dataclass(frozen=True)

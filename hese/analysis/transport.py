@@ -48,7 +48,6 @@ from hese.analysis import onsager
 from hese.analysis.blocks import block_bounds, standard_error
 from hese.analysis.frames import (
     CHUNK_FRAMES,
-    Molecules,
     frame_numbers,
     open_universe,
     read_centres_of_mass,
@@ -56,6 +55,7 @@ from hese.analysis.frames import (
     thread_pool,
 )
 from hese.analysis.inputs import Source
+from hese.analysis.molecules import Molecules
 from hese.analysis.msd import (
     M2_S_PER_NM2_PS,
     M3_PER_NM3,

@@ -41,7 +41,6 @@ from hese.analysis import columns as col
 from hese.analysis.blocks import block_of_frame, standard_error
 from hese.analysis.frames import (
     CHUNK_FRAMES,
-    Molecules,
     frame_numbers,
     iter_chunks,
     open_universe,
@@ -49,6 +48,7 @@ from hese.analysis.frames import (
     thread_pool,
 )
 from hese.analysis.inputs import Source
+from hese.analysis.molecules import Molecules
 from hese.analysis.neighbors import minimum_image, nearest, pairs_within, periodic_tree
 from hese.analysis.tables import json_number, write_table
 from hese.errors import HeseInputError
@@ -98,7 +98,7 @@ def find_water(
     """The oxygens and hydrogens of the water molecules in ``selection``, and every other oxygen.
 
     ``n_molecules``, if known, splits the selection into that many molecules (see
-    :meth:`~hese.analysis.frames.Molecules.from_atoms`).
+    :func:`~hese.analysis.molecules.molecule_ids`).
 
     Raises
     ------

@@ -9,7 +9,7 @@ import pytest
 from analysis_helpers import wrap, write_trajectory
 
 from hese.analysis import columns as col
-from hese.analysis import solvation
+from hese.analysis import cutoffs, solvation, speciation
 from hese.analysis.inputs import file_source
 from hese.analysis.molecules import molecule_ids
 from hese.analysis.solvation import analyze_solvation
@@ -182,7 +182,7 @@ def test_automatic_cutoff_and_serial_equals_workers(walk):
 
 def test_an_automatic_cutoff_beyond_the_contact_range_reads_again(walk, monkeypatch):
     once = analyze_solvation(walk, n_blocks=4, frames=slice(0, 20))
-    monkeypatch.setattr(solvation, "CONTACT_RANGE_NM", 0.1)
+    monkeypatch.setattr(cutoffs, "CONTACT_RANGE_NM", 0.1)
     twice = analyze_solvation(walk, n_blocks=4, frames=slice(0, 20))
     assert twice.data.contacts.range_nm == once.coordination.iloc[0][col.CUTOFF_NM]
     for name in TABLES:
@@ -191,18 +191,18 @@ def test_an_automatic_cutoff_beyond_the_contact_range_reads_again(walk, monkeypa
 
 
 def test_entropy_kernels_and_bootstrap_interval_shrinks_with_more_data():
-    assert solvation.shell_entropy([2, 1, 1]) == pytest.approx(1.5 * np.log(2))
-    assert solvation.shell_entropy([7]) == 0.0
+    assert speciation.shell_entropy([2, 1, 1]) == pytest.approx(1.5 * np.log(2))
+    assert speciation.shell_entropy([7]) == 0.0
     p = np.array([0.5, 0.3, 0.15, 0.05])
     true = -(p * np.log(p)).sum()
     rng = np.random.default_rng(0)
     widths = []
     for per_block in (30, 300, 30000):
-        low, high = solvation.bootstrap_interval(rng.multinomial(per_block, p, size=10))
+        low, high = speciation.bootstrap_interval(rng.multinomial(per_block, p, size=10))
         widths.append(high - low)
     assert widths[0] > widths[1] > widths[2] > 0
     assert low - widths[2] <= true <= high + widths[2]
-    assert solvation.bootstrap_interval(np.tile([5, 3, 2], (6, 1))) == pytest.approx((solvation.shell_entropy([5, 3, 2]),) * 2)
+    assert speciation.bootstrap_interval(np.tile([5, 3, 2], (6, 1))) == pytest.approx((speciation.shell_entropy([5, 3, 2]),) * 2)
 
 
 def test_composition_codes_decode_in_both_representations():
@@ -211,10 +211,10 @@ def test_composition_codes_decode_in_both_representations():
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     partner = rng.integers(0, 3, sizes.sum())
     dense = np.add.reduceat(np.eye(3, dtype=int)[partner], starts)
-    codes, decode = solvation.composition_codes(starts, partner, 3)
+    codes, decode = speciation.composition_codes(starts, partner, 3)
     np.testing.assert_array_equal(decode(codes), dense)
     assert (codes > 0).all() and decode(np.array([0])).tolist() == [[0, 0, 0]]  # 0: the empty shell
-    codes, decode = solvation.composition_codes(starts, partner, 40)  # 9 ** 40 > 2 ** 62: counted vectors
+    codes, decode = speciation.composition_codes(starts, partner, 40)  # 9 ** 40 > 2 ** 62: counted vectors
     np.testing.assert_array_equal(decode(codes)[:, :3], dense)
     assert (codes > 0).all() and not decode(np.array([0])).any()
 
@@ -232,7 +232,7 @@ def test_partner_molecules_from_fragments_when_residues_are_not_set():
 
 
 def test_shell_labels_keep_names_that_end_in_a_digit_apart_from_their_counts():
-    assert solvation.shell_label([2, 0, 1], ["DME", "FSI", "NO3"]) == "DME×2·NO3×1"
-    assert solvation.shell_label([1], ["PF6"]) == "PF6×1" and solvation.shell_label([0, 0], ["DME", "NO3"]) == "empty"
-    label = solvation.shell_label([12, 3], ["NO3", "SO4"])
+    assert speciation.shell_label([2, 0, 1], ["DME", "FSI", "NO3"]) == "DME×2·NO3×1"
+    assert speciation.shell_label([1], ["PF6"]) == "PF6×1" and speciation.shell_label([0, 0], ["DME", "NO3"]) == "empty"
+    label = speciation.shell_label([12, 3], ["NO3", "SO4"])
     assert [part.rsplit("×", 1) for part in label.split("·")] == [["NO3", "12"], ["SO4", "3"]]

@@ -65,11 +65,13 @@ from MDAnalysis.guesser.default_guesser import DefaultGuesser
 
 from hese.analysis import rdf
 from hese.analysis.contacts import SolvationSystem
+from hese.analysis.cutoffs import contact_pass, open_input, shell_cutoffs
 from hese.analysis.frames import CHUNK_FRAMES, iter_chunks
 from hese.analysis.inputs import Source, Species
 from hese.analysis.molecules import molecule_ids
 from hese.analysis.neighbors import minimum_image
-from hese.analysis.solvation import composition_codes, contact_pass, open_input, shell_cutoffs, shells
+from hese.analysis.shells import shells
+from hese.analysis.speciation import composition_codes
 from hese.analysis.tables import json_number
 from hese.errors import HeseInputError
 from hese.io import atomic_write, read_json, write_json

@@ -2,7 +2,7 @@
 
 Definitions (docs/theory.md, "Residence times"). For one (cation species, partner species) group,
 :math:`h_{ij}(t) = 1` while partner molecule j is in the shell of cation i in analysed frame t
-(the shell memberships of :class:`hese.analysis.solvation.Shells`), and :math:`H_{ij}(t_0, t) = 1`
+(the shell memberships of :class:`hese.analysis.shells.Shells`), and :math:`H_{ij}(t_0, t) = 1`
 while it has been there at every frame from :math:`t_0` to :math:`t_0 + t`:
 
 - continuous (survival) correlation and residence time (Impey, Madden & McDonald,
@@ -45,7 +45,7 @@ from hese.errors import HeseInputError
 
 if TYPE_CHECKING:
     from hese.analysis.contacts import SolvationSystem
-    from hese.analysis.solvation import Shells
+    from hese.analysis.shells import Shells
 
 #: t*: absences from the shell of at most this long do not end a stay (ps). 0: every absence
 #: seen in a frame ends it, so τ_c does not depend on a setting that acts only once it exceeds

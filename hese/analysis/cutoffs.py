@@ -10,9 +10,10 @@ import MDAnalysis as mda
 import numpy as np
 
 from hese.analysis import rdf
-from hese.analysis.contacts import CONTACT_RANGE_NM, PassData, SolvationSystem, check_complete, collect, resolve_system
+from hese.analysis.contacts import CONTACT_RANGE_NM, PassData, SolvationSystem, collect, resolve_system
 from hese.analysis.frames import CHUNK_FRAMES, frame_numbers, iter_chunks, open_universe
 from hese.analysis.inputs import Source
+from hese.analysis.integrity import check_complete
 from hese.errors import HeseInputError
 
 MIN_RDF_BIN_NM = 1e-4  # finer bins hold no pairs and cost memory

@@ -9,8 +9,8 @@ defined, Li⁺ is 0 by convention). An ion without a fitted φ takes its van der
 by the packing fraction of the solvent, :math:`v_i = V^{vdW}_i / \\eta`,
 :math:`\\eta = \\sum_j N_j V^{vdW}_j / \\sum_j N_j v_j` (η = 0.6 without solvent).
 The solution volume is :math:`V = \\sum_j N_j v_j + \\sum_i n_i v_i`. It sizes
-the initial box (within 1.5 % of the equilibrated density for 16 of the 17 reference boxes,
-ZnCl₂ at 2 mol/kg 7 % light; table in ``force_fields/README.md``) and turns molarities into
+the initial box (within 1.6 % of the equilibrated density for all 17 reference boxes and the 3
+check boxes; Zn²⁺ follows Masson's law φ⁰ + S_v √I; table in ``force_fields/README.md``) and turns molarities into
 counts; the molarity actually reached is measured after NPT equilibration.
 
 Configurational entropy of a formulation, per sublattice (cations, anions,
@@ -159,19 +159,36 @@ def entropy_class(s_r: float) -> str:
     return "low" if s_r < 1 else ("medium" if s_r < 1.5 else "high")
 
 
-def molecular_volume_nm3(counts: Mapping[str, float], family: str) -> float:
-    """Estimated volume of a mixture (nm³) in a force-field family: see the module docstring."""
+def molecular_volume_nm3(counts: Mapping[str, float], family: str,
+                         ionic_strength_mol_kg: float | None = None) -> float:
+    """Estimated volume of a mixture (nm³) in a force-field family: see the module docstring.
+
+    ``ionic_strength_mol_kg`` sets the I of the ions' volumes (default: that of ``counts``).
+    """
     solvents = sublattice(counts, "solvent")
     v_solvent = sum(n * solvent_volume_nm3(s) for s, n in solvents.items())
     vdw_solvent = sum(n * sp.get(s).vdw_volume_nm3 for s, n in solvents.items())
     packing = vdw_solvent / v_solvent if v_solvent else DEFAULT_PACKING
-    return v_solvent + sum(n * ion_volume_nm3(s, family, packing) for s, n in counts.items()
+    strength = ionic_strength(counts) if ionic_strength_mol_kg is None else ionic_strength_mol_kg
+    return v_solvent + sum(n * ion_volume_nm3(s, family, packing, strength) for s, n in counts.items()
                            if sp.get(s).kind != "solvent")
 
 
-def ion_volume_nm3(name: str, family: str, packing: float = DEFAULT_PACKING) -> float:
-    """Volume one ion adds to a solution (nm³): φ / N_A, or V_vdW / packing without a fitted φ."""
-    phi = sp.get(name).apparent_molar_volume_cm3_mol(family)
+def ionic_strength(counts: Mapping[str, float]) -> float:
+    """Molal ionic strength :math:`I = \\tfrac12 \\sum_i m_i z_i^2` (mol/kg), :math:`m_i = n_i / m_{solvent}`.
+
+    0 without solvent (Masson's law then does not apply; the ions take their φ⁰).
+    """
+    kg = total_mass_g_mol(sublattice(counts, "solvent")) / 1000
+    if kg <= 0:
+        return 0.0
+    return 0.5 * sum(n * sp.get(s).charge ** 2 for s, n in counts.items() if sp.get(s).kind != "solvent") / kg
+
+
+def ion_volume_nm3(name: str, family: str, packing: float = DEFAULT_PACKING,
+                   ionic_strength_mol_kg: float = 0.0) -> float:
+    """Volume one ion adds to a solution (nm³): φ(I) / N_A, or V_vdW / packing without a fitted φ."""
+    phi = sp.get(name).apparent_molar_volume_cm3_mol(family, ionic_strength_mol_kg)
     return phi / AVOGADRO * 1e21 if phi is not None else sp.get(name).vdw_volume_nm3 / packing
 
 
@@ -254,16 +271,33 @@ def compose(composition: Mapping, size: Mapping, source: str = "system", family:
             kg = total_mass_g_mol(solvent) / 1000
             salts = {k: m * kg for k, m in amounts.items()}
         else:
-            v_solvent = molecular_volume_nm3(solvent, family)
-            v_salt = {k: molecular_volume_nm3({**counts_from({k: 1}), **solvent}, family) - v_solvent
-                      for k in amounts}
-            per_nm3 = {k: c * AVOGADRO / NM3_PER_L for k, c in amounts.items()}
-            volume = v_solvent / (1 - sum(per_nm3[k] * v_salt[k] for k in amounts))
-            salts = {k: per_nm3[k] * volume for k in amounts}
+            salts = _salts_at_molarity(amounts, solvent, family)
         return {**salts, **solvent}
 
     unit = "mol/L" if mode == "molarity" else "mol/kg"
     return _scaled(units_for, size, "solvent_molecules", amounts, unit, source, family, solvent_fractions=x)
+
+
+def _salts_at_molarity(molarity: Mapping[str, float], solvent: Mapping[str, float], family: str) -> dict[str, float]:
+    """Formula units of each salt that make ``molarity`` (mol/L) with ``solvent``.
+
+    :math:`V = V_{solvent} / (1 - \\sum_k c_k N_A v_k)`, :math:`n_k = c_k N_A V`, with each salt's
+    volume :math:`v_k` at the ionic strength of the solution; as that depends on the :math:`n_k`,
+    the two are iterated to a fixed point (the Masson terms are small: a few steps).
+    """
+    v_solvent = molecular_volume_nm3(solvent, family)
+    per_nm3 = {k: c * AVOGADRO / NM3_PER_L for k, c in molarity.items()}
+    strength, salts = 0.0, {}
+    for _ in range(50):
+        v_salt = {k: molecular_volume_nm3({**counts_from({k: 1}), **solvent}, family, strength) - v_solvent
+                  for k in molarity}
+        volume = v_solvent / (1 - sum(per_nm3[k] * v_salt[k] for k in molarity))
+        salts = {k: per_nm3[k] * volume for k in molarity}
+        new = ionic_strength(counts_from({**salts, **solvent}))
+        if abs(new - strength) <= 1e-9 * max(1.0, new):
+            break
+        strength = new
+    return salts
 
 
 def default_family(counts: Mapping[str, float]) -> str:

@@ -86,20 +86,26 @@ class Species:
         stored = _stored_vdw_volumes_a3().get(self.name)
         return (stored if stored is not None else vdw_volume_a3(self.smiles)) / 1000.0
 
-    def apparent_molar_volume_cm3_mol(self, family: str) -> float | None:
+    def apparent_molar_volume_cm3_mol(self, family: str, ionic_strength_mol_kg: float = 0.0) -> float | None:
         """Apparent molar volume φ of an ion (cm³/mol) in the force field it uses in ``family``.
 
         Read from ``hese/data/ion_volumes.yaml`` (fitted to NPT boxes by
-        ``force_fields/derivations/ion_volumes.py``; Li⁺ = 0 by convention). The ion's own
-        parameters decide which family's value applies (an ion without parameters in ``family``
-        uses the other family's, as in the force field), then the other family's value stands in;
-        None where neither has one.
+        ``force_fields/derivations/ion_volumes.py``; Li⁺ = 0 by convention). Ions whose volume
+        changes with concentration in the reference boxes (Zn²⁺: hydrated when dilute, in
+        chlorozincates when concentrated) follow Masson's law in the molal ionic strength I,
+
+        .. math:: \\phi(I) = \\phi^0 + S_v \\sqrt{I};
+
+        the others have :math:`S_v = 0`. The ion's own parameters decide which family's value
+        applies (an ion without parameters in ``family`` uses the other family's, as in the force
+        field), then the other family's value stands in; None where neither has one.
         """
         stored = _stored_ion_volumes()
         own = family if family in self.force_field else next(iter(self.force_field), family)
         for fam in (own, *sorted(set(stored) - {own})):
             if self.name in stored.get(fam, {}):
-                return stored[fam][self.name]
+                phi0, slope = stored[fam][self.name]
+                return phi0 + slope * math.sqrt(ionic_strength_mol_kg)
         return None
 
     def as_dict(self) -> dict:
@@ -131,10 +137,12 @@ def _stored_vdw_volumes_a3() -> dict[str, float]:
 
 
 @cache
-def _stored_ion_volumes() -> dict[str, dict[str, float]]:
+def _stored_ion_volumes() -> dict[str, dict[str, tuple[float, float]]]:
+    """family → ion → (φ⁰, S_v): a plain number is φ⁰ with S_v = 0, a mapping gives ``phi0`` and ``masson_slope``."""
     text = resources.files("hese").joinpath("data/ion_volumes.yaml").read_text()
     data = yaml.safe_load(text) or {}
-    return {fam: {name: float(v) for name, v in (ions or {}).items()} for fam, ions in data.items()}
+    return {fam: {name: (float(v["phi0"]), float(v["masson_slope"])) if isinstance(v, dict) else (float(v), 0.0)
+                  for name, v in (ions or {}).items()} for fam, ions in data.items()}
 
 
 def write_vdw_volumes(path: str) -> None:

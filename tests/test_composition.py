@@ -158,3 +158,39 @@ def test_every_registry_ion_has_a_fitted_volume():
     missing = [name for name, s in sp.registry().items() if s.kind != "solvent"
                and s.apparent_molar_volume_cm3_mol(next(iter(s.force_field))) is None]
     assert not missing
+
+
+def test_ionic_strength_by_hand():
+    """I = ½ Σ m_i z_i²: ZnCl₂ at 1 mol/kg is 3 mol/kg, LiCl at 2 mol/kg is 2; no solvent is 0."""
+    from hese import species as sp
+
+    kg_water = 1000 / sp.get("water").molar_mass  # molecules in 1 kg, per mole of ions
+    assert c.ionic_strength({"Zn": 1, "Cl": 2, "water": kg_water}) == pytest.approx(3.0)
+    assert c.ionic_strength({"Li": 2, "Cl": 2, "water": kg_water}) == pytest.approx(2.0)
+    assert c.ionic_strength({"Li": 1, "Cl": 1}) == 0.0
+
+
+def test_masson_volume_follows_the_square_root_of_the_ionic_strength():
+    """φ(I) = φ⁰ + S_v √I for an ion with a Masson slope in ion_volumes.yaml, φ⁰ at every I otherwise."""
+    from hese import species as sp
+
+    stored = sp._stored_ion_volumes()["aqueous"]
+    for name, (phi0, slope) in stored.items():
+        assert sp.get(name).apparent_molar_volume_cm3_mol("aqueous", 9.0) == pytest.approx(phi0 + 3 * slope)
+    assert any(slope != 0 for _, slope in stored.values()), "no ion has a Masson slope: the test would not test it"
+    assert stored["Cl"][1] == 0.0
+    # the box volume takes each ion's volume at the box's own ionic strength
+    counts = {"Zn": 16, "Cl": 32, "water": 450}
+    strength = c.ionic_strength(counts)
+    v = c.molecular_volume_nm3(counts, "aqueous")
+    by_hand = 450 * c.solvent_volume_nm3("water") + sum(
+        n * sp.get(s).apparent_molar_volume_cm3_mol("aqueous", strength) / AVOGADRO * 1e21 for s, n in counts.items()
+        if s != "water")
+    assert v == pytest.approx(by_hand, rel=1e-12)
+    assert v != pytest.approx(c.molecular_volume_nm3(counts, "aqueous", 0.0), rel=1e-6)
+
+
+def test_molarity_is_reached_with_concentration_dependent_volumes():
+    """The counts of a molarity composition give back the molarity at the box's own ionic strength."""
+    f = c.compose({"molarity": {"ZnCl2": 2.0}, "solvent": {"water": 1}}, {"solvent_molecules": 100000})
+    assert f.reached["ZnCl2"] == pytest.approx(2.0, rel=2e-4)  # counts are whole molecules

@@ -8,16 +8,20 @@ How the numbers in ``hese/data/ion_volumes.yaml`` are derived (run from the chec
 
 1. Each reference box below (salts in SPC/E water for the aqueous family, in DME for the organic
    family; ~1000 atoms) is built by ``hese build`` and run by ``hese simulate`` on the CPU:
-   minimisation, 2 ps NVT heating, ``--npt-ps`` of NPT at 298.15 K and 1 bar (4 fs, HMR).
+   minimisation, 2 ps NVT heating, ``--npt-ps`` of NPT at 298.15 K and 1 bar (4 fs, HMR; the barostat
+   every 5 steps). The boxes of :data:`CHECK_BOXES` (compositions of ``systems/`` that no reference
+   box has) are run the same way and set beside their estimate, out of the fit.
 2. The box volume V is the mean of the second half of the NPT series, its standard error from the
    statistical inefficiency (pymbar).
 3. The volume is split as :math:`V = \\sum_j N_j v_j + \\sum_i n_i \\phi_i / N_A`: solvent molecules
    keep their neat-liquid volume :math:`v_j = M_j / (\\rho_j N_A)` (the registry's experimental
-   density) and the ions' apparent molar volumes :math:`\\phi_i` (cm³/mol) take the rest.
-4. Per family, the φ of the ions are fitted to all reference boxes by least squares on the
-   relative error of the box volume (the errors quoted for φ come from the misfit of this
-   concentration-independent model, which is far larger than the statistical error of the
-   volumes). Only sums over neutral salts are
+   density) and the ions' apparent molar volumes :math:`\\phi_i` (cm³/mol) take the rest. The ions of
+   :data:`MASSON_IONS` follow Masson's law in the molal ionic strength of the box,
+   :math:`\\phi_i = \\phi_i^0 + S_{v,i} \\sqrt{I}`, :math:`I = \\tfrac12 \\sum_i m_i z_i^2`; the others
+   have one φ at every concentration.
+4. Per family, φ⁰ (and S_v) of the ions are fitted to all reference boxes by least squares on the
+   relative error of the box volume (the errors quoted come from the misfit of the model, which is
+   far larger than the statistical error of the volumes, plus those errors). Only sums over neutral salts are
    measurable, so Li⁺ is fixed at 0 cm³/mol by convention (as H⁺ is in aqueous thermodynamics);
    every neutral combination is unaffected by that choice.
 
@@ -61,6 +65,18 @@ REFERENCE_BOXES = {
     "LiPF6/DME": ("organic", {"LiPF6": 9, "DME": 60}),
     "Mg(TFSI)2/DME": ("organic", {"Mg(TFSI)2": 5, "DME": 60}),
 }
+#: Boxes of the systems in ``systems/`` whose composition no reference box has: run like the reference
+#: boxes and set beside their estimate, but not fitted (they test the fitted φ out of sample).
+CHECK_BOXES = {
+    "LiCl 1 m": ("aqueous", {"LiCl": 8, "water": 450}),
+    "ZnCl2 1 m": ("aqueous", {"ZnCl2": 8, "water": 450}),
+    "HE-DME 4×0.15 M": ("organic", {"LiFSI": 3, "LiTFSI": 3, "LiDFOB": 3, "LiNO3": 3, "DME": 150}),
+}
+BOXES = {**REFERENCE_BOXES, **CHECK_BOXES}
+#: Ions whose φ follows Masson's law φ⁰ + S_v √I in each family (molal ionic strength I): those the
+#: reference boxes hold at several concentrations and one φ cannot fit (Zn²⁺: hexaaqua ions when dilute,
+#: chlorozincates in the hydrates; one φ put ZnCl₂ at 2 mol/kg 7 % light).
+MASSON_IONS = {"aqueous": ("Zn",)}
 #: The ion whose φ is fixed by convention in each family.
 REFERENCE_ION = "Li"
 SETTINGS = {"platform": "CPU", "hmr": True, "minimize_max_iterations": 500, "heating_ps": 2, "heating_start_k": 100,
@@ -69,26 +85,40 @@ SETTINGS = {"platform": "CPU", "hmr": True, "minimize_max_iterations": 500, "hea
 
 
 def run_box(name: str, npt_ps: float, workdir: str) -> dict:
-    """Build and simulate one reference box; the mean volume of the second half of NPT."""
+    """Build and simulate one box; its record (:func:`box_record`)."""
     os.environ.setdefault("OPENMM_CPU_THREADS", "1")
     from hese import build
     from hese.md import Settings, simulate
-    from hese.md.equilibration import statistical_inefficiency
 
-    family, counts = REFERENCE_BOXES[name]
-    folder = Path(workdir) / name.replace("/", "-").replace(" ", "_")
+    family, counts = BOXES[name]
+    folder = box_folder(workdir, name)
     definition = build.SystemDefinition.from_dict({"name": "reference", "composition": {"counts": counts},
                                                    "force_field": {"family": family}})
-    record = build.build(definition, folder / "build", seed=1)
+    build.build(definition, folder / "build", seed=1)
     settings = Settings.from_mapping({**SETTINGS, "equilibration_ps": npt_ps, "max_equilibration_ps": npt_ps})
     simulate(folder / "build", folder / "md", settings)
+    return box_record(name, folder)
+
+
+def box_folder(workdir: str, name: str) -> Path:
+    """Where a box is run: ``WORKDIR/<name>`` with spaces and slashes replaced."""
+    return Path(workdir) / name.replace("/", "-").replace(" ", "_")
+
+
+def box_record(name: str, folder: Path) -> dict:
+    """The mean volume and density of the second half of a finished box's NPT series, with standard errors."""
+    from hese.md.equilibration import statistical_inefficiency
+
+    record = json.loads((folder / "build" / "build.json").read_text())
     rows = pd.read_parquet(folder / "md" / "equilibration.parquet")
-    volume = rows.loc[rows["stage"] == "npt", "volume_nm3"].to_numpy()
-    half = volume[len(volume) // 2:]
-    err = half.std(ddof=1) / math.sqrt(len(half) / statistical_inefficiency(half))
-    density = rows.loc[rows["stage"] == "npt", "density_g_cm3"].to_numpy()[len(volume) // 2:]
-    return {"box": name, "family": family, "counts": record["counts"], "volume_nm3": float(half.mean()),
-            "volume_err_nm3": float(err), "density_g_cm3": float(density.mean()),
+    npt = rows[rows["stage"] == "npt"]
+    volume = npt["volume_nm3"].to_numpy()[len(npt) // 2:]
+    density = npt["density_g_cm3"].to_numpy()[len(npt) // 2:]
+    n_eff = len(volume) / statistical_inefficiency(volume)
+    return {"box": name, "family": BOXES[name][0], "counts": record["counts"], "npt_ps": float(npt["time_ps"].iloc[-1]
+            - npt["time_ps"].iloc[0]), "volume_nm3": float(volume.mean()),
+            "volume_err_nm3": float(volume.std(ddof=1) / math.sqrt(n_eff)), "density_g_cm3": float(density.mean()),
+            "density_err_g_cm3": float(density.std(ddof=1) / math.sqrt(n_eff)),
             "start_density_g_cm3": record["composition"]["density_g_cm3"]}
 
 
@@ -98,10 +128,12 @@ def fit(results: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
     from hese.composition import AVOGADRO, solvent_volume_nm3
 
     out = {}
+    results = [r for r in results if r["box"] in REFERENCE_BOXES]
     for family in sorted({r["family"] for r in results}):
         rows = [r for r in results if r["family"] == family]
         ions = sorted({s for r in rows for s in r["counts"] if sp.get(s).kind != "solvent"} - {REFERENCE_ION})
-        a = np.array([[r["counts"].get(i, 0) for i in ions] for r in rows], dtype=float)
+        ions += [masson(i) for i in MASSON_IONS.get(family, ())]
+        a = np.array([[_column(r["counts"], i) for i in ions] for r in rows], dtype=float)
         solvent = np.array([sum(n * solvent_volume_nm3(s) for s, n in r["counts"].items()
                                 if sp.get(s).kind == "solvent") for r in rows])
         cm3_per_nm3 = AVOGADRO * 1e-21
@@ -118,6 +150,44 @@ def fit(results: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
     return out
 
 
+def masson(ion: str) -> str:
+    """The key of an ion's Masson slope S_v among the fitted values."""
+    return f"{ion} sqrt(I)"
+
+
+def _column(counts: dict[str, int], key: str) -> float:
+    """A row of the design matrix: n_i for φ⁰_i, n_i √I for the Masson slope of ion i."""
+    from hese.composition import ionic_strength
+
+    ion = key.partition(" sqrt(I)")[0]
+    return counts.get(ion, 0) * (math.sqrt(ionic_strength(counts)) if key != ion else 1.0)
+
+
+def estimated_density(record: dict, fitted: dict[str, dict[str, tuple[float, float]]]) -> float:
+    """The starting density (g/cm³) that the fitted φ give a box: its mass over the volume of step 3."""
+    from hese import species as sp
+    from hese.composition import AVOGADRO, solvent_volume_nm3, total_mass_g_mol
+
+    counts = record["counts"]
+    values = {**fitted["aqueous"], **fitted[record["family"]]}  # ions without organic parameters use their aqueous φ
+    ions = {key: coef for key, (coef, _) in values.items() if key.partition(" ")[0] in counts}
+    volume_nm3 = (sum(n * solvent_volume_nm3(s) for s, n in counts.items() if sp.get(s).kind == "solvent")
+                  + sum(_column(counts, key) * coef for key, coef in ions.items()) / AVOGADRO * 1e21)
+    return total_mass_g_mol(counts) / AVOGADRO / (volume_nm3 * 1e-21)
+
+
+def table(results: list[dict], fitted: dict[str, dict[str, tuple[float, float]]]) -> str:
+    """Markdown: every box's estimate against its NPT density (second half), fitted or checked."""
+    lines = ["| box | family | in the fit | estimate (φ) | NPT density | estimate − NPT |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        est, npt = estimated_density(r, fitted), r["density_g_cm3"]
+        err = npt * r["volume_err_nm3"] / r["volume_nm3"]
+        lines.append(f"| {r['box']} | {r['family']} | {'yes' if r['box'] in REFERENCE_BOXES else 'no'} | "
+                     f"{est:.3f} | {npt:.3f} ± {err:.3f} | {100 * (est / npt - 1):+.1f} % |")
+    return "\n".join(lines)
+
+
 def write_yaml(fitted: dict[str, dict[str, tuple[float, float]]], path: str) -> None:
     """``hese/data/ion_volumes.yaml``: family → ion → φ (cm³/mol), the standard errors as comments."""
     lines = ["# Apparent molar volumes φ (cm³/mol) of ions in hese's force fields, per family, used to size",
@@ -126,7 +196,15 @@ def write_yaml(fitted: dict[str, dict[str, tuple[float, float]]], path: str) -> 
              "# convention (only sums over neutral salts are defined). Not experimental partial molar volumes."]
     for family, ions in fitted.items():
         lines.append(f"{family}:")
-        lines += [f"  {ion}: {phi:.1f}   # ± {err:.1f}" for ion, (phi, err) in ions.items()]
+        for ion, (phi, err) in ions.items():
+            if ion in {masson(i) for i in ions}:
+                continue
+            if masson(ion) in ions:
+                slope, slope_err = ions[masson(ion)]
+                lines.append(f"  {ion}: {{phi0: {phi:.1f}, masson_slope: {slope:.2f}}}"
+                             f"   # ± {err:.1f}, ± {slope_err:.2f}")
+            else:
+                lines.append(f"  {ion}: {phi:.1f}   # ± {err:.1f}")
     Path(path).write_text("\n".join(lines) + "\n")
 
 
@@ -140,12 +218,17 @@ def main() -> None:
     parser.add_argument("--npt-ps", type=float, default=80.0)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--workdir", default=None, help="keep the runs here (default: a temporary folder)")
-    parser.add_argument("--only", nargs="*", default=None, help="reference boxes to run (default: all)")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help=f"boxes to run (default: the reference boxes; checks: {', '.join(CHECK_BOXES)})")
     parser.add_argument("--from-output", metavar="OUT", help="fit the boxes of an earlier run's output; run nothing")
+    parser.add_argument("--from-runs", metavar="WORKDIR", help="fit the finished boxes kept in WORKDIR; run nothing")
     parser.add_argument("--write", metavar="YAML", help="write the fitted volumes here (hese/data/ion_volumes.yaml)")
     args = parser.parse_args()
     if args.from_output:
         results = read_output(args.from_output)
+    elif args.from_runs:
+        results = [box_record(n, box_folder(args.from_runs, n)) for n in BOXES
+                   if (box_folder(args.from_runs, n) / "md" / "done.json").is_file()]
     else:
         names = args.only or list(REFERENCE_BOXES)
         with tempfile.TemporaryDirectory() as tmp:
@@ -158,6 +241,8 @@ def main() -> None:
     fitted = fit(results)
     print("# fitted apparent molar volumes (cm3/mol; Li = 0 by convention)")
     print(json.dumps(fitted, indent=1))
+    print("# estimate against NPT density (g/cm3)")
+    print(table(results, fitted))
     if args.write:
         write_yaml(fitted, args.write)
     sys.stdout.flush()

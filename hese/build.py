@@ -23,7 +23,7 @@ import openmm as mm
 from openmm import app, unit
 
 import hese
-from hese import composition, forcefield, layout
+from hese import composition, forcefield, ion_models, layout
 from hese import species as sp
 from hese.config import check_name, load_yaml, validate
 from hese.errors import HeseInputError
@@ -46,6 +46,7 @@ class SystemDefinition:
     cutoff_nm: float
     box_nm: float
     source: str
+    divalent_model: str = ion_models.DEFAULT_DIVALENT_MODEL
 
     @property
     def counts(self) -> dict[str, int]:
@@ -66,8 +67,11 @@ class SystemDefinition:
         try:
             formulation = composition.compose(data["composition"], data["size"], source, ff["family"])
             scale = ff.get("charge_scale", forcefield.DEFAULT_CHARGE_SCALE[ff["family"]])
-            for s in formulation.counts:
-                forcefield.species_file(sp.get(s), ff["family"], ff["water_model"])
+            files = {s: forcefield.species_file(sp.get(s), ff["family"], ff["water_model"]) for s in formulation.counts}
+            model = ion_models.model_path(ff["divalent_model"], ff["water_model"], forcefield.force_field_dir())
+            if model:
+                families = {s: forcefield.family_of(f) for s, f in files.items()}
+                ion_models.check_families(ion_models.load(model), families)
         except HeseInputError as err:
             msg = str(err)
             raise HeseInputError(msg if msg.startswith(source) else f"{source}: {msg}") from None
@@ -79,7 +83,8 @@ class SystemDefinition:
                 f"{BOX_MARGIN_NM} nm = {need:.2f} nm; use more molecules (about "
                 f"{(need / box) ** 3:.1f}× as many) or a smaller force_field.cutoff_nm"
             )
-        return cls(name, formulation, ff["family"], ff["water_model"], float(scale), ff["cutoff_nm"], box, source)
+        return cls(name, formulation, ff["family"], ff["water_model"], float(scale), ff["cutoff_nm"], box, source,
+                   ff["divalent_model"])
 
 
 def conformer(species: sp.Species, seed: int = 0) -> np.ndarray:
@@ -222,6 +227,8 @@ def build(definition: SystemDefinition, out_dir: str | Path, seed: int = 0) -> d
     xyz = pack(counts, definition.box_nm, seed)
     modeller = app.Modeller(top, xyz * unit.nanometer)
     files = forcefield.files_for(counts, definition.family, definition.water_model)
+    model_file = ion_models.model_path(definition.divalent_model, definition.water_model, forcefield.force_field_dir())
+    recorded = files + ([model_file] if model_file else [])
     if any("<VirtualSite" in f.read_text() for f in files):
         modeller.addExtraParticles(app.ForceField(*[str(f) for f in files]))
     system = forcefield.create_system(
@@ -230,6 +237,7 @@ def build(definition: SystemDefinition, out_dir: str | Path, seed: int = 0) -> d
         water_model=definition.water_model,
         charge_scale=definition.charge_scale,
         cutoff_nm=definition.cutoff_nm,
+        divalent_model=definition.divalent_model,
     )
     pdb = io.StringIO()
     app.PDBFile.writeFile(modeller.topology, modeller.positions, pdb, keepIds=False)
@@ -242,10 +250,11 @@ def build(definition: SystemDefinition, out_dir: str | Path, seed: int = 0) -> d
         "box_nm": round(definition.box_nm, 6),
         "family": definition.family,
         "water_model": definition.water_model,
+        "divalent_model": definition.divalent_model,
         "charge_scale": definition.charge_scale,
         "cutoff_nm": definition.cutoff_nm,
         "total_charge_e": round(total_charge(system), 9),
-        "force_field_files": {_relative(f): forcefield.checksum(f) for f in files},
+        "force_field_files": {_relative(f): forcefield.checksum(f) for f in recorded},
         "species_force_field": {
             s: _relative(forcefield.species_file(sp.get(s), definition.family, definition.water_model)) for s in counts
         },

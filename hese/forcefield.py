@@ -37,6 +37,7 @@ import numpy as np
 import openmm as mm
 from openmm import app, unit
 
+from hese import ion_models
 from hese import species as sp
 from hese.errors import HeseInputError
 
@@ -104,6 +105,7 @@ def create_system(
     charge_scale: float | None = None,
     cutoff_nm: float = 1.0,
     constraints: object = app.HBonds,
+    divalent_model: str = ion_models.DEFAULT_DIVALENT_MODEL,
 ) -> mm.System:
     """Build the OpenMM System of ``topology`` with hese's rules.
 
@@ -122,14 +124,19 @@ def create_system(
         Real-space cutoff of PME and of the Lennard-Jones interactions.
     constraints
         OpenMM constraint mode (water is always rigid).
+    divalent_model
+        ``cm`` (default), ``iod`` or ``12-6-4``: the Li–Merz model of the aqueous Mg²⁺ and Zn²⁺
+        (:mod:`hese.ion_models`).
 
     Returns
     -------
     openmm.System
         PME electrostatics, LJ by the combining rules of this module, ion
-        charges scaled.
+        charges scaled; with ``12-6-4`` also the ion–water-oxygen −C4/r⁴ force.
     """
     scale = check_charge_scale(DEFAULT_CHARGE_SCALE[family] if charge_scale is None else charge_scale)
+    check_choice("force_field.water_model", water_model, sp.WATER_MODELS)
+    model_file = ion_models.model_path(divalent_model, water_model, force_field_dir())
     by_residue = residue_species(topology)
     files = files_for([s.name for s in by_residue.values()], family, water_model)
     forcefield = app.ForceField(*[str(f) for f in files])
@@ -156,7 +163,12 @@ def create_system(
     if periodic:
         nonbonded.setUseDispersionCorrection(True)
     scale_charges(nonbonded, ion_particles, scale)
+    model = ion_models.load(model_file) if model_file else None
+    if model:
+        ion_models.apply_divalent_model(system, topology, model, particle_family)
     apply_combining_rules(system, particle_family)
+    if model:
+        ion_models.add_c4_force(system, topology, model)
     return system
 
 

@@ -1,0 +1,170 @@
+"""Models of the aqueous family's divalent cations (Mg²⁺, Zn²⁺): ``force_field.divalent_model``.
+
+* ``cm`` (default): the Li–Merz 12-6 "compromise" set of ``aqueous/ions-<water>.xml`` as it is;
+* ``iod``: the Li–Merz 12-6 set fitted to the ion–oxygen distance (``aqueous/divalent-iod-<water>.xml``);
+* ``12-6-4``: the Li–Merz 12-6-4 model (``aqueous/divalent-1264-<water>.xml``): its own 12-6
+  σ, ε and, for each ion–water-oxygen pair, an extra induced-dipole term
+
+  .. math:: U(r) = \\epsilon_{ij}\\left[\\left(\\frac{R_{ij}}{r}\\right)^{12}
+            - 2\\left(\\frac{R_{ij}}{r}\\right)^6\\right] - \\frac{C_4}{r^4}
+
+  on top of Coulomb (:func:`add_c4_force`).
+
+A model file overrides only the σ, ε of the ions it lists (the same atoms, charges and masses),
+before the combining rules are applied, so their pairs with organic atoms follow the new σ, ε
+too. The choice is recorded in ``build.json`` with the file and its checksum.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import openmm as mm
+from openmm import app
+
+from hese import species as sp
+from hese.errors import HeseInputError
+
+DIVALENT_MODELS = ("cm", "iod", "12-6-4")
+DEFAULT_DIVALENT_MODEL = "cm"
+#: Model → its file below ``force_fields/`` (``cm`` is the base file itself).
+MODEL_FILES = {"iod": "aqueous/divalent-iod-{water_model}.xml", "12-6-4": "aqueous/divalent-1264-{water_model}.xml"}
+FIELD = "force_field.divalent_model"
+
+
+@dataclass(frozen=True)
+class DivalentModel:
+    """One model file: σ (nm), ε (kJ/mol) per species and C4 (kJ/mol nm⁴) per (ion, partner, atom)."""
+
+    name: str
+    water_model: str
+    path: Path
+    lj: Mapping[str, tuple[float, float]]
+    c4: Mapping[tuple[str, str, str], float]
+
+
+def model_path(model: str, water_model: str, force_field_dir: Path) -> Path | None:
+    """The file of ``model`` for ``water_model`` (None for ``cm``); refuses unknown or missing ones."""
+    if model not in DIVALENT_MODELS:
+        raise HeseInputError(f"{FIELD}: {model!r} is not one of {', '.join(DIVALENT_MODELS)}")
+    if model == DEFAULT_DIVALENT_MODEL:
+        return None
+    path = force_field_dir / MODEL_FILES[model].format(water_model=water_model)
+    if not path.is_file():
+        raise HeseInputError(f"{FIELD}: {model!r} is not available for force_field.water_model {water_model!r}")
+    return path
+
+
+def load(path: Path) -> DivalentModel:
+    """Read a ``<DivalentIonModel>`` file."""
+    node = ET.parse(path).getroot().find("DivalentIonModel")
+    lj = {ion.get("species"): (float(ion.get("sigma")), float(ion.get("epsilon"))) for ion in node.iter("Ion")}
+    c4 = {(c.get("ion"), c.get("partner"), c.get("atom")): float(c.get("c4")) for c in node.iter("C4")}
+    ions = [ion for ion, _, _ in c4]
+    if len(ions) != len(set(ions)):  # add_c4_force carries one C4 per ion
+        raise HeseInputError(f"{path.name}: one C4 partner per ion is supported")
+    return DivalentModel(node.get("name"), node.get("water_model"), path, lj, c4)
+
+
+def check_families(model: DivalentModel, species_family: Mapping[str, str]) -> None:
+    """Refuse a model for an ion that takes its parameters from another family than the aqueous one.
+
+    The models are Li–Merz parameter sets of the aqueous ions; Mg²⁺ of the organic family (OPLS-AA)
+    keeps its own, so only ``cm`` (no change) goes with it.
+    """
+    for name, family in species_family.items():
+        if name in model.lj and family != "aqueous":
+            raise HeseInputError(
+                f"{FIELD}: {model.name!r} sets Li–Merz parameters of aqueous-family ions, but {name} takes "
+                f"{family}-family parameters here; use {DEFAULT_DIVALENT_MODEL!r}"
+            )
+
+
+def apply_divalent_model(
+    system: mm.System,
+    topology: app.Topology,
+    model: DivalentModel,
+    particle_family: Sequence[str],
+) -> list[int]:
+    """Give the model's ions their σ, ε in the ``NonbondedForce``; return their particle indices.
+
+    Call before :func:`hese.forcefield.apply_combining_rules`. An ion of the model that takes its
+    parameters from another family (Mg²⁺ of the organic family) is refused: the model is a set of
+    Li–Merz parameters for the aqueous ions.
+    """
+    nonbonded = next(f for f in system.getForces() if isinstance(f, mm.NonbondedForce))
+    by_residue = {s.residue: s.name for s in sp.registry().values()}
+    check_families(model, {by_residue.get(a.residue.name): particle_family[a.index] for a in topology.atoms()})
+    changed = []
+    for atom in topology.atoms():
+        name = by_residue.get(atom.residue.name)
+        if name not in model.lj:
+            continue
+        sigma, eps = model.lj[name]
+        q, _, _ = nonbonded.getParticleParameters(atom.index)
+        nonbonded.setParticleParameters(atom.index, q, sigma, eps)
+        changed.append(atom.index)
+    return changed
+
+
+def add_c4_force(system: mm.System, topology: app.Topology, model: DivalentModel) -> mm.CustomNonbondedForce | None:
+    """Add the −C4/r⁴ term of ``model`` between its ions and their partner atoms (water oxygens).
+
+    A ``CustomNonbondedForce`` ``-(c1*w2 + c2*w1)/r^4`` with ``c`` = C4 on the ions and ``w`` = 1
+    on the partner atoms (0 elsewhere), limited by one interaction group to {ions} × {partners}, so
+    that it costs a neighbour search over a few ions only and each pair counts once. Cutoff,
+    periodicity, switching and the long-range correction are those of the ``NonbondedForce``
+    (hese: PME cutoff, no switch, dispersion correction on in periodic boxes). The correction adds
+    the tail beyond the cutoff for a uniform partner density, −4π ρ C4 / r_c per ion (about
+    −40 kJ/mol for Zn²⁺ in SPC/E at 1 nm): it changes no force, but it enters the energy and the
+    pressure (so NPT densities), and it decays only as 1/r_c, so it is corrected for like the r⁻⁶
+    dispersion. Every exception of the ``NonbondedForce`` is an exclusion here. Returns the
+    force, or None if the model has no C4 or the system has no such pair.
+    """
+    if not model.c4:
+        return None
+    by_residue = {s.residue: s.name for s in sp.registry().values()}
+    c = [0.0] * system.getNumParticles()
+    w = [0.0] * system.getNumParticles()
+    ions, partners = set(), set()
+    for atom in topology.atoms():
+        name = by_residue.get(atom.residue.name)
+        for (ion, partner, partner_atom), value in model.c4.items():
+            if name == ion:
+                c[atom.index] = value
+                ions.add(atom.index)
+            elif name == partner and atom.name == partner_atom:
+                w[atom.index] = 1.0
+                partners.add(atom.index)
+    if not ions or not partners:
+        return None
+    nonbonded = next(f for f in system.getForces() if isinstance(f, mm.NonbondedForce))
+    force = mm.CustomNonbondedForce("-(c1*w2 + c2*w1)/r^4")
+    force.setName("LennardJones1264C4")
+    force.addPerParticleParameter("c")
+    force.addPerParticleParameter("w")
+    for ci, wi in zip(c, w, strict=True):
+        force.addParticle([ci, wi])
+    force.addInteractionGroup(sorted(ions), sorted(partners))
+    method = nonbonded.getNonbondedMethod()
+    if method == mm.NonbondedForce.NoCutoff:
+        force.setNonbondedMethod(mm.CustomNonbondedForce.NoCutoff)
+    else:
+        periodic = method != mm.NonbondedForce.CutoffNonPeriodic
+        force.setNonbondedMethod(
+            mm.CustomNonbondedForce.CutoffPeriodic if periodic else mm.CustomNonbondedForce.CutoffNonPeriodic
+        )
+        force.setCutoffDistance(nonbonded.getCutoffDistance())
+        force.setUseSwitchingFunction(nonbonded.getUseSwitchingFunction())
+        force.setSwitchingDistance(nonbonded.getSwitchingDistance())
+        force.setUseLongRangeCorrection(periodic and nonbonded.getUseDispersionCorrection())
+    for k in range(nonbonded.getNumExceptions()):
+        i, j, *_ = nonbonded.getExceptionParameters(k)
+        force.addExclusion(i, j)
+    force.setForceGroup(nonbonded.getForceGroup())
+    system.addForce(force)
+    return force
+

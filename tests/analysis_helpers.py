@@ -63,7 +63,11 @@ def write_trajectory(
     u.add_TopologyAttr("resids", np.arange(1, len(resnames) + 1))
     dims = np.column_stack([boxes * 10.0, np.full((n_frames, 3), 90.0)])
     u.load_new((positions_nm * 10.0).astype(np.float32), format=MemoryReader, dimensions=dims, dt=dt_ps)
-    top, traj = folder / topology, folder / trajectory
+    return write_universe(u, folder / topology, folder / trajectory)
+
+
+def write_universe(u: mda.Universe, top: Path, traj: Path) -> tuple[Path, Path]:
+    """Write the first frame of ``u`` to ``top`` and every frame to ``traj``; returns both paths."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         u.atoms.write(str(top))

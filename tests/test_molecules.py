@@ -1,7 +1,5 @@
 """One molecule-grouping rule for every analysis: a foreign topology with bonds but no residues."""
 
-import warnings
-
 import MDAnalysis as mda
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ from hese.analysis.molecules import Molecules, molecule_ids
 from hese.analysis.solvation import analyze_solvation
 from hese.analysis.transport import analyze_transport
 from hese.analysis.water import analyze_water
+from tests.analysis_helpers import write_universe
 
 N_LI, N_WATER, N_FRAMES, BOX = 4, 8, 40, 2.0
 
@@ -36,13 +35,7 @@ def no_residues(tmp_path_factory):
     dims = np.tile([BOX * 10, BOX * 10, BOX * 10, 90, 90, 90], (N_FRAMES, 1))
     u.load_new((positions * 10).astype(np.float32), format=MemoryReader, dimensions=dims, dt=1.0)
     folder = tmp_path_factory.mktemp("no_residues")
-    top, traj = folder / "topology.pdb", folder / "trajectory.xtc"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        u.atoms.write(str(top))
-        with mda.Writer(str(traj), u.atoms.n_atoms) as writer:
-            for _ in u.trajectory:
-                writer.write(u.atoms)
+    top, traj = write_universe(u, folder / "topology.pdb", folder / "trajectory.xtc")
     molecule = np.concatenate([np.zeros(N_LI, int), np.arange(N_WATER), np.repeat(np.arange(N_WATER), 2)])
     return top, traj, molecule  # the known answer: water molecule of each water atom (Li: unused)
 

@@ -71,7 +71,9 @@ class SystemDefinition:
             model = ion_models.model_path(ff["divalent_model"], ff["water_model"], forcefield.force_field_dir())
             if model:
                 families = {s: forcefield.family_of(f) for s, f in files.items()}
-                ion_models.check_families(ion_models.load(model), families)
+                divalent = ion_models.load(model)
+                ion_models.check_families(divalent, families)
+                divalent.check_species(formulation.counts)
         except HeseInputError as err:
             msg = str(err)
             raise HeseInputError(msg if msg.startswith(source) else f"{source}: {msg}") from None

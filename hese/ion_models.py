@@ -3,12 +3,16 @@
 * ``cm`` (default): the Li–Merz 12-6 "compromise" set of ``aqueous/ions-<water>.xml`` as it is;
 * ``iod``: the Li–Merz 12-6 set fitted to the ion–oxygen distance (``aqueous/divalent-iod-<water>.xml``);
 * ``12-6-4``: the Li–Merz 12-6-4 model (``aqueous/divalent-1264-<water>.xml``): its own 12-6
-  σ, ε and, for each ion–water-oxygen pair, an extra induced-dipole term
+  σ, ε and, for each pair of an ion i with an atom j, an extra induced-dipole term
 
   .. math:: U(r) = \\epsilon_{ij}\\left[\\left(\\frac{R_{ij}}{r}\\right)^{12}
-            - 2\\left(\\frac{R_{ij}}{r}\\right)^6\\right] - \\frac{C_4}{r^4}
+            - 2\\left(\\frac{R_{ij}}{r}\\right)^6\\right] - \\frac{C_4^{ij}}{r^4}, \\qquad
+            C_4^{ij} = C_4^{i}\\, \\frac{\\alpha_j}{\\alpha_\\mathrm{O_w}}
 
-  on top of Coulomb (:func:`add_c4_force`).
+  on top of Coulomb (:func:`add_c4_force`): :math:`C_4^{i}` is the ion's fitted ion–water-oxygen
+  term and α the atomic polarizabilities of AmberTools' ``lj_1264_pol.dat``, the rule of ParmEd's
+  ``add12_6_4`` (so Zn²⁺–Cl⁻ gets 3.235/1.444 times the Zn²⁺–O term). Every species of the box
+  needs a polarizability in the model file; a box with any other species is refused.
 
 The default is ``cm``; ``12-6-4`` is the recommended model once validated for ion pairs: in SPC/E
 (``benchmarks/ion_models.py``) the Zn–O first peak is 1.95 Å under ``cm``, 2.09 Å under ``iod``
@@ -22,7 +26,7 @@ too. The choice is recorded in ``build.json`` with the file and its checksum.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +52,31 @@ class DivalentModel:
     path: Path
     lj: Mapping[str, tuple[float, float]]
     c4: Mapping[tuple[str, str, str], float]
+    polarizability: Mapping[tuple[str, str], float]
+
+    def partner_weights(self, topology: app.Topology) -> list[float]:
+        """α_j / α_ref per atom (α_ref: the polarizability of the partner of the ions' fitted C4).
+
+        Raises :class:`HeseInputError` naming the species with no polarizability in the model file.
+        """
+        (_, ref_species, ref_atom), *_ = self.c4
+        reference = self.polarizability[ref_species, ref_atom]
+        by_residue = {s.residue: s.name for s in sp.registry().values()}
+        names = [by_residue.get(atom.residue.name, atom.residue.name) for atom in topology.atoms()]
+        self.check_species(names)
+        return [self.polarizability.get((name, atom.name), 0.0) / reference
+                for name, atom in zip(names, topology.atoms(), strict=True)]
+
+    def check_species(self, names: Iterable[str]) -> None:
+        """Refuse species with no polarizability here beside an ion with a C4 term (their pairs are undefined)."""
+        names = set(names)
+        known = {species for species, _ in self.polarizability}
+        missing = sorted(names - known) if names & {ion for ion, _, _ in self.c4} else []
+        if missing:
+            raise HeseInputError(
+                f"{FIELD}: {self.name!r} needs the polarizability of every species for its C4 pairs "
+                f"({self.path.name}) and has none for {', '.join(missing)}; use 'iod' or 'cm'"
+            )
 
 
 def model_path(model: str, water_model: str, force_field_dir: Path) -> Path | None:
@@ -67,10 +96,13 @@ def load(path: Path) -> DivalentModel:
     node = ET.parse(path).getroot().find("DivalentIonModel")
     lj = {ion.get("species"): (float(ion.get("sigma")), float(ion.get("epsilon"))) for ion in node.iter("Ion")}
     c4 = {(c.get("ion"), c.get("partner"), c.get("atom")): float(c.get("c4")) for c in node.iter("C4")}
+    polarizability = {(p.get("species"), p.get("atom")): float(p.get("alpha")) for p in node.iter("Polarizability")}
     ions = [ion for ion, _, _ in c4]
-    if len(ions) != len(set(ions)):  # add_c4_force carries one C4 per ion
-        raise HeseInputError(f"{path.name}: one C4 partner per ion is supported")
-    return DivalentModel(node.get("name"), node.get("water_model"), path, lj, c4)
+    if len(ions) != len(set(ions)) or len({(s, a) for _, s, a in c4}) > 1:
+        raise HeseInputError(f"{path.name}: one C4 per ion, all with the same partner atom, is supported")
+    if c4 and next(iter(c4))[1:] not in polarizability:
+        raise HeseInputError(f"{path.name}: the partner of the C4 terms needs a <Polarizability>")
+    return DivalentModel(node.get("name"), node.get("water_model"), path, lj, c4, polarizability)
 
 
 def check_families(model: DivalentModel, species_family: Mapping[str, str]) -> None:
@@ -115,44 +147,43 @@ def apply_divalent_model(
 
 
 def add_c4_force(system: mm.System, topology: app.Topology, model: DivalentModel) -> mm.CustomNonbondedForce | None:
-    """Add the −C4/r⁴ term of ``model`` between its ions and their partner atoms (water oxygens).
+    """Add the −C4/r⁴ term of ``model`` between its ions and every atom with a polarizability.
 
-    A ``CustomNonbondedForce`` ``-(c1*w2 + c2*w1)/r^4`` with ``c`` = C4 on the ions and ``w`` = 1
-    on the partner atoms (0 elsewhere), limited by one interaction group to {ions} × {partners}, so
-    that it costs a neighbour search over a few ions only and each pair counts once. Cutoff,
+    A ``CustomNonbondedForce``
+
+    .. math:: U = -\\frac{(c_1 w_2 + c_2 w_1)\\,(1 - \\tfrac12 \\delta_{c_1 c_2})}{r^4}
+
+    with ``c`` = the ion's C4 on the ions (0 elsewhere) and ``w`` = α/α_Ow on every atom
+    (:meth:`DivalentModel.partner_weights`): an ion–water-oxygen pair gets C4, an ion–Cl⁻ pair
+    C4 α_Cl/α_Ow, a pair of two ions of different types the sum of both terms and two ions of the
+    same type one term, as ParmEd's ``add12_6_4``. One interaction group {ions} × {atoms with
+    w > 0, ions included} (each pair once) keeps the neighbour search to the few ions. Cutoff,
     periodicity, switching and the long-range correction are those of the ``NonbondedForce``
     (hese: PME cutoff, no switch, dispersion correction on in periodic boxes). The correction adds
-    the tail beyond the cutoff for a uniform partner density, −4π ρ C4 / r_c per ion (about
+    the tail beyond the cutoff for uniform partner densities, −4π Σ_j ρ_j C4_ij / r_c per ion (about
     −40 kJ/mol for Zn²⁺ in SPC/E at 1 nm): it changes no force, but it enters the energy and the
     pressure (so NPT densities), and it decays only as 1/r_c, so it is corrected for like the r⁻⁶
     dispersion. Every exception of the ``NonbondedForce`` is an exclusion here. Returns the
-    force, or None if the model has no C4 or the system has no such pair.
+    force, or None if the model has no C4 or the system has no such ion.
     """
     if not model.c4:
         return None
     by_residue = {s.residue: s.name for s in sp.registry().values()}
-    c = [0.0] * system.getNumParticles()
-    w = [0.0] * system.getNumParticles()
-    ions, partners = set(), set()
-    for atom in topology.atoms():
-        name = by_residue.get(atom.residue.name)
-        for (ion, partner, partner_atom), value in model.c4.items():
-            if name == ion:
-                c[atom.index] = value
-                ions.add(atom.index)
-            elif name == partner and atom.name == partner_atom:
-                w[atom.index] = 1.0
-                partners.add(atom.index)
-    if not ions or not partners:
+    c4_of = {ion: value for (ion, _, _), value in model.c4.items()}
+    c = [c4_of.get(by_residue.get(atom.residue.name), 0.0) for atom in topology.atoms()]
+    ions = [i for i, value in enumerate(c) if value]
+    if not ions:
         return None
+    w = model.partner_weights(topology)
+    partners = [i for i, value in enumerate(w) if value or c[i]]
     nonbonded = next(f for f in system.getForces() if isinstance(f, mm.NonbondedForce))
-    force = mm.CustomNonbondedForce("-(c1*w2 + c2*w1)/r^4")
+    force = mm.CustomNonbondedForce("-(c1*w2 + c2*w1)*(1 - 0.5*delta(c1 - c2))/r^4")
     force.setName("LennardJones1264C4")
     force.addPerParticleParameter("c")
     force.addPerParticleParameter("w")
     for ci, wi in zip(c, w, strict=True):
         force.addParticle([ci, wi])
-    force.addInteractionGroup(sorted(ions), sorted(partners))
+    force.addInteractionGroup(ions, partners)
     method = nonbonded.getNonbondedMethod()
     if method == mm.NonbondedForce.NoCutoff:
         force.setNonbondedMethod(mm.CustomNonbondedForce.NoCutoff)

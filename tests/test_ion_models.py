@@ -29,6 +29,8 @@ LJ_CITED = {
     ("iod", "Zn", "tip4pew"): (1.395, 0.01491700), ("iod", "Mg", "tip4pew"): (1.395, 0.01491700),
     ("iod", "Zn", "opc"): (1.373, 0.01179373), ("iod", "Mg", "opc"): (1.373, 0.01179373),
 }
+# Polarizabilities (Å³), AmberTools 26 dat/leap/parm/lj_1264_pol.dat: OW (water), Cl-, Br-, Li+, Zn2+, Mg2+.
+POL_CITED = {"water": 1.444, "Cl": 3.2350, "Br": 4.5330, "Li": 0.029, "Zn": 0.344, "Mg": 0.048}
 WATER_MODELS = ("spce", "tip4pew", "opc")
 
 
@@ -83,8 +85,30 @@ def test_c4_energy_of_one_ion_oxygen_pair_is_the_cited_value(ion, water_model):
                                                                    abs=1e-3)
 
 
+def _two_ions(a, b, water_model, r_nm):
+    """Non-periodic System of two ions r_nm apart under 12-6-4, and its positions."""
+    top = build.topology_for({a: 1, b: 1} if a != b else {a: 2})
+    system = forcefield.create_system(top, "aqueous", water_model=water_model, constraints=None,
+                                      divalent_model="12-6-4")
+    return system, np.array([[0, 0, 0], [r_nm, 0, 0]]) * unit.nanometer
+
+
 @pytest.mark.parametrize("water_model", WATER_MODELS)
-def test_c4_force_is_limited_to_ion_oxygen_pairs_and_mirrors_the_nonbonded_force(water_model):
+@pytest.mark.parametrize("a, b", [("Zn", "Cl"), ("Zn", "Br"), ("Zn", "Li"), ("Mg", "Cl"), ("Zn", "Zn"),
+                                  ("Zn", "Mg")])
+def test_c4_of_an_ion_pair_is_the_ion_c4_scaled_by_the_cited_polarizabilities(a, b, water_model):
+    """ParmEd's add12_6_4 rule: C4_ij = C4_i α_j / α_Ow, summed over the 12-6-4 ions of a pair of two types."""
+    r = 0.23
+    system, positions = _two_ions(a, b, water_model, r)
+    terms = [C4_CITED[i, water_model] * POL_CITED[j] / POL_CITED["water"] for i, j in ((a, b), (b, a))
+             if (i, water_model) in C4_CITED]
+    c4 = terms[0] if a == b else sum(terms)
+    hand = -c4 * KCAL / 10**4 / r**4
+    assert _energies(system, positions)["LennardJones1264C4"] == pytest.approx(hand, abs=1e-6)
+
+
+@pytest.mark.parametrize("water_model", WATER_MODELS)
+def test_c4_force_pairs_the_ions_with_every_polarizable_atom_and_mirrors_the_nonbonded_force(water_model):
     top = build.topology_for({"Zn": 1, "Mg": 1, "Li": 1, "Cl": 5, "water": 8}, box_nm=2.5)
     modeller = app.Modeller(top, np.zeros((top.getNumAtoms(), 3)) * unit.nanometer)
     files = forcefield.files_for(["Zn", "Mg", "Li", "Cl", "water"], "aqueous", water_model)
@@ -93,10 +117,11 @@ def test_c4_force_is_limited_to_ion_oxygen_pairs_and_mirrors_the_nonbonded_force
     c4 = next(f for f in system.getForces() if f.getName() == "LennardJones1264C4")
     nb = _nonbonded(system)
     atoms = list(modeller.topology.atoms())
-    ions, oxygens = c4.getInteractionGroupParameters(0)
+    ions, partners = c4.getInteractionGroupParameters(0)
     assert [atoms[i].residue.name for i in ions] == ["ZN", "MG"]
-    assert {atoms[i].residue.name for i in oxygens} == {"HOH"} and {atoms[i].name for i in oxygens} == {"O1"}
-    assert len(oxygens) == 8 and c4.getNumInteractionGroups() == 1
+    assert sorted((atoms[i].residue.name, atoms[i].name) for i in partners) == sorted(
+        [("ZN", "Zn1"), ("MG", "Mg1"), ("LI", "Li1")] + [("CL", "Cl1")] * 5 + [("HOH", "O1")] * 8)
+    assert c4.getNumInteractionGroups() == 1
     assert c4.getNonbondedMethod() == mm.CustomNonbondedForce.CutoffPeriodic
     assert c4.getCutoffDistance() == nb.getCutoffDistance()
     assert c4.getUseLongRangeCorrection() == nb.getUseDispersionCorrection() is True
@@ -137,14 +162,30 @@ def test_model_lj_reaches_pairs_with_organic_atoms():
     """Zn²⁺ (aqueous parameters) in DME: its geometric pairs with DME use the model's σ, ε."""
     top = build.topology_for({"Zn": 1, "DME": 1})
     by_model = {}
-    for model in ion_models.DIVALENT_MODELS:
+    for model in ("cm", "iod"):
         system = forcefield.create_system(top, "organic", divalent_model=model, constraints=None)
         lj = next(f for f in system.getForces() if f.getName() == "LennardJones")
         by_model[model] = lj.getParticleParameters(0)
-    rmin2, eps = LJ_CITED["12-6-4", "Zn", "spce"]
+    rmin2, eps = LJ_CITED["iod", "Zn", "spce"]
     sigma = rmin2 * 2 / 2 ** (1 / 6) / 10
-    assert by_model["12-6-4"] == pytest.approx([2 * math.sqrt(eps * KCAL) * sigma**6, 2 * math.sqrt(eps * KCAL) * sigma**3])
-    assert len({tuple(v) for v in by_model.values()}) == 3
+    assert by_model["iod"] == pytest.approx([2 * math.sqrt(eps * KCAL) * sigma**6, 2 * math.sqrt(eps * KCAL) * sigma**3])
+    assert by_model["iod"] != pytest.approx(by_model["cm"])
+
+
+@pytest.mark.parametrize("counts", [{"Zn": 1, "DME": 1}, {"Zn": 1, "ClO4": 2, "water": 3}])
+def test_1264_beside_a_species_without_polarizability_is_refused(counts):
+    """The C4 pairs of Zn²⁺ with DME or ClO₄⁻ atoms are undefined: the model names them instead of omitting them."""
+    family = "organic" if "DME" in counts else "aqueous"
+    other = next(name for name in counts if name not in ("Zn", "water"))
+    with pytest.raises(HeseInputError, match=rf"^force_field.divalent_model: '12-6-4' needs the polarizability "
+                                             rf"of every species .* has none for {other}; use 'iod' or 'cm'$"):
+        forcefield.create_system(build.topology_for(counts), family, divalent_model="12-6-4", constraints=None)
+    definition = {"name": "zn", "composition": {"counts": {"Zn(ClO4)2": 1, "water": 300}},
+                  "force_field": {"family": "aqueous", "cutoff_nm": 0.8, "divalent_model": "12-6-4"}}
+    with pytest.raises(HeseInputError, match=r"^zn.yaml: force_field.divalent_model: '12-6-4' .* ClO4; use"):
+        build.SystemDefinition.from_dict(definition, "zn.yaml")
+    definition["composition"]["counts"] = {"MgCl2": 1, "LiCl": 1, "water": 300}
+    build.SystemDefinition.from_dict(definition, "zn.yaml")
 
 
 @pytest.mark.parametrize("model", ion_models.DIVALENT_MODELS)

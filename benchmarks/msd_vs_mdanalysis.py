@@ -35,8 +35,8 @@ from MDAnalysis.analysis.msd import EinsteinMSD
 from MDAnalysis.coordinates.memory import MemoryReader
 
 from hese.analysis import columns as col
-from hese.analysis.frames import usable_threads
 from hese.analysis.inputs import file_source
+from hese.analysis.threads import usable_threads
 from hese.analysis.transport import analyze_transport
 
 GRID = 1000  # XTC stores nm × 1000 as integers

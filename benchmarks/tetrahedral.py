@@ -25,8 +25,8 @@ import MDAnalysis as mda
 import numpy as np
 from MDAnalysis.coordinates.memory import MemoryReader
 
-from hese.analysis.frames import usable_threads
 from hese.analysis.inputs import file_source
+from hese.analysis.threads import usable_threads
 from hese.analysis.water import analyze_water
 
 WATERS_PER_NM3 = 33.4

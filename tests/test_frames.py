@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from analysis_helpers import write_trajectory
 
-from hese.analysis import frames
+from hese.analysis import frame_readers, frames
+from hese.analysis.centres import centres_of_mass, read_centres_of_mass
 from hese.analysis.molecules import Molecules
 from hese.errors import HeseInputError
 
@@ -44,7 +45,7 @@ def _read(tmp_path, atoms, boxes, chunk=frames.CHUNK_FRAMES, dt=2.0, unwrap=True
     top, traj = write_trajectory(tmp_path, [("DIA", ["C1", "O1"], atoms.shape[1] // 2)], atoms, boxes, dt)
     u = frames.open_universe(top, [traj])
     mols = Molecules.from_atoms("DIA", frames.select(u, "resname DIA", "test"))
-    return frames.read_centres_of_mass(u, [mols], unwrap=unwrap, chunk_frames=chunk)
+    return read_centres_of_mass(u, [mols], unwrap=unwrap, chunk_frames=chunk)
 
 
 def test_unwrapping_across_box_edges_with_changing_box(tmp_path):
@@ -142,13 +143,13 @@ def test_direct_xtc_reading_equals_mdanalysis_reader(tmp_path, monkeypatch):
     for indices, selected, chunk in cases:
         fast = list(frames.iter_chunks(u, indices, selected, chunk))
         with monkeypatch.context() as m:
-            m.setattr(frames, "_direct_xtc", lambda reader: None)
+            m.setattr(frames, "direct_xtc", lambda reader: None)
             slow = list(frames.iter_chunks(u, indices, selected, chunk))
         assert len(fast) == len(slow) > 0
         for a, b in zip(fast, slow, strict=True):
             for field in ("frames", "times_ps", "boxes_nm", "positions_nm"):
                 np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
-    direct = frames._direct_xtc(u.trajectory)
+    direct = frame_readers.direct_xtc(u.trajectory)
     assert direct is not None
     direct.close()
 
@@ -163,7 +164,7 @@ def test_centres_of_mass_of_molecules_of_different_sizes_and_equal_sizes():
         offsets = rng.normal(0, 0.1, (4, sum(sizes), 3))
         atoms = np.repeat(centres, sizes, axis=1) + offsets  # molecules spread around their centre
         atoms -= boxes[:, None, :] * np.floor(atoms / boxes[:, None, :])  # and broken across the box
-        got = frames.centres_of_mass(atoms, boxes, starts, masses)
+        got = centres_of_mass(atoms, boxes, starts, masses)
         first = np.repeat(atoms[:, starts], sizes, axis=1)
         whole = first + offsets - np.repeat(offsets[:, starts], sizes, axis=1)  # made whole around the first atom
         expected = np.add.reduceat(whole * masses[:, None], starts, axis=1) / np.add.reduceat(masses, starts)[:, None]

@@ -11,7 +11,7 @@ from analysis_helpers import random_walk, run_cli, wrap, write_run, write_trajec
 from MDAnalysis.analysis.msd import EinsteinMSD
 
 from hese.analysis import columns as col
-from hese.analysis import frames, msd
+from hese.analysis import frames, msd, threads
 from hese.analysis.inputs import file_source
 from hese.analysis.msd import SLOPE_TOLERANCE, msd_fft, msd_fft_blocks
 from hese.analysis.transport import analyze_transport
@@ -154,8 +154,8 @@ def test_same_tables_on_one_thread_and_on_several(tmp_path, monkeypatch):
     top, traj = _ions(tmp_path, walk, box)
     sources = [file_source(top, [traj], ["Li=resname LI", "Cl=resname CL"])] * 2  # replicas too
     results = []
-    for threads in (1, 3):
-        monkeypatch.setattr(frames, "usable_threads", lambda threads=threads: threads)
+    for n_threads in (1, 3):
+        monkeypatch.setattr(threads, "usable_threads", lambda n_threads=n_threads: n_threads)
         # small chunks and batches: block MSDs start while frames are still read, many jobs per MSD
         monkeypatch.setattr(msd, "FFT_BATCH_BYTES", 48 * 2048 * 7)
         results.append(analyze_transport(sources, 300.0, chunk_frames=50))

@@ -10,7 +10,7 @@ import pytest
 from analysis_helpers import run_cli, write_run, write_trajectory
 
 from hese.analysis import columns as col
-from hese.analysis import frames as frame_reader
+from hese.analysis import threads
 from hese.analysis.inputs import file_source
 from hese.analysis.water import Q_BIN, analyze_water, tetrahedral_order
 
@@ -105,7 +105,7 @@ def test_random_oxygens_have_zero_mean_q_within_error(tmp_path, monkeypatch):
     assert np.sum(table[col.P_Q]) * Q_BIN == pytest.approx(1.0)
     assert row[col.S_Q_ERR_KB] > 0
     # frames on several threads give the same tables
-    monkeypatch.setattr(frame_reader, "usable_threads", lambda: 3)
+    monkeypatch.setattr(threads, "usable_threads", lambda: 3)
     threaded = analyze_water(file_source(top, [traj], ["water=resname HOH"]), chunk_frames=7)
     for name in ("tetrahedral", "water_entropy", "hbonds"):
         pd.testing.assert_frame_equal(getattr(threaded, name), getattr(result, name), check_exact=True)

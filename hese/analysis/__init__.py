@@ -1,7 +1,10 @@
 """Trajectory analyses: one module per observable, shared frame reader and neighbour search.
 
-- :mod:`hese.analysis.frames`: streaming reader (chunks of frames in nm, boxes, molecule
-  centres of mass, frame-to-frame unwrapping);
+- :mod:`hese.analysis.frames`: streaming reader (chunks of frames in nm, boxes), reading XTC
+  files directly (:mod:`hese.analysis.frame_readers`);
+- :mod:`hese.analysis.centres` and :mod:`hese.analysis.unwrap`: molecule centres of mass,
+  unwrapped frame to frame;
+- :mod:`hese.analysis.threads`: the thread pool of the analyses that release the GIL;
 - :mod:`hese.analysis.neighbors`: periodic neighbour search (k nearest, pairs within a cutoff);
 - :mod:`hese.analysis.inputs`: what to analyse, from a hese run folder or foreign files;
 - :mod:`hese.analysis.rdf`: cation–partner pair search, g(r), running coordination numbers, cutoffs;

@@ -46,14 +46,8 @@ from scipy.constants import elementary_charge as ELEMENTARY_CHARGE_C
 from hese.analysis import columns as col
 from hese.analysis import onsager
 from hese.analysis.blocks import block_bounds, standard_error
-from hese.analysis.frames import (
-    CHUNK_FRAMES,
-    frame_numbers,
-    open_universe,
-    read_centres_of_mass,
-    select,
-    thread_pool,
-)
+from hese.analysis.centres import read_centres_of_mass
+from hese.analysis.frames import CHUNK_FRAMES, frame_numbers, open_universe, select
 from hese.analysis.inputs import Source
 from hese.analysis.molecules import Molecules
 from hese.analysis.msd import (
@@ -66,6 +60,7 @@ from hese.analysis.msd import (
     msd_fft,
 )
 from hese.analysis.tables import json_number, write_table
+from hese.analysis.threads import thread_pool
 from hese.errors import HeseInputError
 from hese.io import write_json
 

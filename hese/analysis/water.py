@@ -39,18 +39,12 @@ from scipy.constants import gas_constant as GAS_CONSTANT_J_MOL_K  # CODATA 2018
 
 from hese.analysis import columns as col
 from hese.analysis.blocks import block_of_frame, standard_error
-from hese.analysis.frames import (
-    CHUNK_FRAMES,
-    frame_numbers,
-    iter_chunks,
-    open_universe,
-    select,
-    thread_pool,
-)
+from hese.analysis.frames import CHUNK_FRAMES, frame_numbers, iter_chunks, open_universe, select
 from hese.analysis.inputs import Source
 from hese.analysis.molecules import Molecules
 from hese.analysis.neighbors import minimum_image, nearest, pairs_within, periodic_tree
 from hese.analysis.tables import json_number, write_table
+from hese.analysis.threads import thread_pool
 from hese.errors import HeseInputError
 from hese.io import write_json
 

@@ -11,7 +11,7 @@ from analysis_helpers import write_run, write_trajectory
 from MDAnalysis.lib import qcprot
 from scipy.spatial.transform import Rotation
 
-from hese.analysis.extract import farthest_points, shell_rmsd
+from hese.analysis.shell_sampling import farthest_points, shell_rmsd
 from hese.cli import main
 
 BOX = 3.0

@@ -12,7 +12,8 @@
 - :mod:`hese.analysis.solvation`: coordination, speciation, shell entropy, ion pairing;
 - :mod:`hese.analysis.clusters`: ion clusters and Cl-bridged Zn chains (sparse graphs);
 - :mod:`hese.analysis.residence`: residence times of the partners in the shells, coordination per frame;
-- :mod:`hese.analysis.transport`: MSD, self-diffusion, conductivity;
+- :mod:`hese.analysis.transport`: MSD, self-diffusion, conductivity, from :mod:`hese.analysis.msd`,
+  :mod:`hese.analysis.diffusion`, :mod:`hese.analysis.conductivity` and :mod:`hese.analysis.onsager`;
 - :mod:`hese.analysis.water`: tetrahedral order, tetrahedral entropy, hydrogen bonds;
 - :mod:`hese.analysis.columns` and :mod:`hese.analysis.tables`: the tables' columns and writer;
 - :mod:`hese.analysis.cli`: the ``hese analyze`` sub-commands.

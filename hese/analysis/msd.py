@@ -1,9 +1,10 @@
 """Mean squared displacements by FFT, their time blocks, and the fit window of a diffusive regime.
 
-The kernels of :mod:`hese.analysis.transport` and :mod:`hese.analysis.onsager`: an MSD averaged over
-molecules and all time origins in :math:`O(F \\log F)` for F frames (Kneller et al., Comput. Phys.
-Commun. 91, 191 (1995); Calandrini et al., École thématique SFN 12, 201 (2011)), least-squares
-slopes, and the diffusive window (where the log–log slope of the MSD is 1).
+The kernels of :mod:`hese.analysis.transport`, :mod:`hese.analysis.diffusion` and
+:mod:`hese.analysis.onsager`: an MSD averaged over molecules and all time origins in
+:math:`O(F \\log F)` for F frames (Kneller et al., Comput. Phys. Commun. 91, 191 (1995);
+Calandrini et al., École thématique SFN 12, 201 (2011)), least-squares slopes, and the diffusive
+window (where the log–log slope of the MSD is 1).
 """
 
 from __future__ import annotations

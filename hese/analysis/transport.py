@@ -9,24 +9,11 @@ Definitions (docs/theory.md; units nm, ps, K inside, SI where a column name says
   .. math:: \\mathrm{MSD}_s(\\tau) = \\frac{1}{N_s} \\sum_{i \\in s}
             \\langle |\\mathbf r_i(t + \\tau) - \\mathbf r_i(t)|^2 \\rangle_t
 
-- Self-diffusion coefficient from a linear fit :math:`\\mathrm{MSD} = 6 D \\tau + b` in the
-  diffusive window, found automatically (:func:`diffusive_window`); its standard error from
-  independent time blocks of all replicas (:mod:`hese.analysis.blocks`).
-- Yeh & Hummer, J. Phys. Chem. B 108, 15873 (2004), for a cubic box of edge L and shear
-  viscosity η: :math:`D_0 = D_\\mathrm{PBC} + \\xi k_B T / (6 \\pi \\eta L)`, ξ = 2.837297
-  (L is the cube root of the mean box volume).
-- Nernst–Einstein conductivity from the box's (uncorrected) self-diffusion coefficients, so that
-  it compares like with like with the collective estimate:
-  :math:`\\sigma_\\mathrm{NE} = \\frac{e^2}{V k_B T} \\sum_s N_s z_s^2 D_s`.
-- Einstein–Helfand conductivity from the total charge displacement
-  :math:`\\mathbf M(t) = \\sum_i z_i \\mathbf r_i(t)` over all molecules:
-  :math:`\\sigma_\\mathrm{EH} = \\lim_{t\\to\\infty} \\frac{e^2}{6 V k_B T}
-  \\frac{d}{dt} \\langle |\\mathbf M(t) - \\mathbf M(0)|^2 \\rangle`, fitted in the window from
-  the latest start to the latest end of the charged species' windows.
-- Haven ratio :math:`H = \\sigma_\\mathrm{NE} / \\sigma_\\mathrm{EH}` (1 for uncorrelated ions).
-
-Charges are formal (z) and scaled (z times the simulation's charge scale s); scaling every charge
-by s multiplies both conductivities by s² and leaves H unchanged.
+- Self-diffusion coefficients fitted in the diffusive window, with the Yeh–Hummer correction:
+  :mod:`hese.analysis.diffusion`.
+- Nernst–Einstein and Einstein–Helfand conductivities and the Haven ratio:
+  :mod:`hese.analysis.conductivity`; Onsager coefficients and transference numbers:
+  :mod:`hese.analysis.onsager`.
 """
 
 from __future__ import annotations
@@ -40,31 +27,21 @@ from pathlib import Path
 import MDAnalysis as mda
 import numpy as np
 import pandas as pd
-from scipy.constants import Boltzmann as BOLTZMANN_J_K  # CODATA 2018
-from scipy.constants import elementary_charge as ELEMENTARY_CHARGE_C
 
 from hese.analysis import columns as col
-from hese.analysis import onsager
-from hese.analysis.blocks import block_bounds, standard_error
+from hese.analysis.blocks import block_bounds
 from hese.analysis.centres import read_centres_of_mass
+from hese.analysis.conductivity import conductivity_tables, haven_ratios
+from hese.analysis.diffusion import diffusion_table, fit_diffusion
 from hese.analysis.frames import CHUNK_FRAMES, frame_numbers, open_universe, select
 from hese.analysis.inputs import Source
 from hese.analysis.molecules import Molecules
-from hese.analysis.msd import (
-    M2_S_PER_NM2_PS,
-    M3_PER_NM3,
-    MIN_WINDOW_FACTOR,
-    SLOPE_TOLERANCE,
-    diffusive_window,
-    linear_slopes,
-    msd_fft,
-)
+from hese.analysis.msd import MIN_WINDOW_FACTOR, SLOPE_TOLERANCE, diffusive_window, msd_fft
 from hese.analysis.tables import json_number, write_table
 from hese.analysis.threads import thread_pool
 from hese.errors import HeseInputError
 from hese.io import write_json
 
-YEH_HUMMER_XI = 2.837297
 MIN_MAX_LAG = 8  # frames: the shortest fit range that can hold a window
 
 
@@ -77,13 +54,6 @@ class _Run:
     masses: dict[str, np.ndarray]  # species → molecule masses (M,), g/mol
     charges: dict[str, int]
     charge_scale: float
-
-
-@dataclass(frozen=True)
-class _D:
-    value: float  # m²/s
-    err: float
-    blocks: np.ndarray  # (n_runs · n_blocks,)
 
 
 @dataclass(frozen=True)
@@ -170,11 +140,11 @@ def analyze_transport(
     dt = runs[0].dt_ps
     volume_nm3 = float(np.mean([r.volume_nm3.mean() for r in runs]))
     windows = {n: diffusive_window(msd[n].sum(axis=1), max_lag) for n in names}
-    d = {n: _diffusion(msd[n], blocks[n], windows[n], dt) for n in names}
+    d = {n: fit_diffusion(msd[n], blocks[n], windows[n], dt) for n in names}
     counts = {n: runs[0].positions[n].shape[1] for n in names}
-    diffusion = _diffusion_table(d, windows, msd, counts, len(runs), dt, temperature_k, viscosity_mpa_s, volume_nm3)
-    conductivity, onsager_table, transference, coll = _conductivity(runs, n_frames, n_blocks, max_lag, d, windows,
-                                                                     counts, volume_nm3, temperature_k)
+    diffusion = diffusion_table(d, windows, msd, counts, len(runs), dt, temperature_k, viscosity_mpa_s, volume_nm3)
+    conductivity, onsager_table, transference, coll = conductivity_tables(runs, n_frames, n_blocks, max_lag, d,
+                                                                           windows, counts, volume_nm3, temperature_k)
     table = _msd_table(msd, dt, per_axis)
     summary = _summary(runs, diffusion, conductivity, transference, windows, coll, counts, n_frames, n_blocks,
                        max_lag, volume_nm3, temperature_k, viscosity_mpa_s, unwrap)
@@ -275,74 +245,6 @@ def _check_replicas(runs: list[_Run]) -> None:
             raise HeseInputError(f"{r.label}: charges or charge scale differ from {first.label}; not replicas")
 
 
-def _diffusion(msd: np.ndarray, blocks: np.ndarray, window: tuple[int, int, bool], dt: float) -> _D:
-    """D, its block standard error and the block values (m²/s) from MSDs (F, 3) and (n, B, 3) fitted in ``window``."""
-    lags = np.arange(window[0], window[1] + 1)
-    d = linear_slopes(lags, msd.sum(axis=1)[lags]) / (6 * dt) * M2_S_PER_NM2_PS
-    d_blocks = linear_slopes(lags, blocks.sum(axis=2)[:, lags]) / (6 * dt) * M2_S_PER_NM2_PS
-    return _D(float(d), standard_error(d_blocks), d_blocks)
-
-
-def _diffusion_table(d, windows, msd, counts, n_runs, dt, temperature_k, viscosity_mpa_s, volume_nm3) -> pd.DataFrame:
-    rows = []
-    for name, dn in d.items():
-        start, end, _ = windows[name]
-        lags = np.arange(start, end + 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            loglog = linear_slopes(np.log(lags), np.log(msd[name].sum(axis=1)[lags]))
-        rows.append({
-            col.SPECIES: name,
-            col.D_M2_S: dn.value,
-            col.D_YH_M2_S: yeh_hummer(dn.value, temperature_k, viscosity_mpa_s, volume_nm3),
-            col.VISCOSITY_MPA_S: np.nan if viscosity_mpa_s is None else float(viscosity_mpa_s),
-            col.FIT_START_PS: start * dt,
-            col.FIT_END_PS: end * dt,
-            col.SLOPE_LOGLOG: float(loglog),
-            col.N_MOLECULES: counts[name] * n_runs,
-            col.D_ERR_M2_S: dn.err,
-        })
-    return pd.DataFrame(rows, columns=col.TABLES["diffusion"])
-
-
-def yeh_hummer(d_m2_s: float, temperature_k: float, viscosity_mpa_s: float | None, volume_nm3: float) -> float:
-    """Yeh–Hummer corrected D (m²/s): :math:`D_\\mathrm{PBC} + \\xi k_B T / (6\\pi\\eta L)`, L = V^{1/3}.
-
-    NaN without a viscosity.
-    """
-    if viscosity_mpa_s is None:
-        return float("nan")
-    edge_m = (volume_nm3 * M3_PER_NM3) ** (1 / 3)
-    return d_m2_s + YEH_HUMMER_XI * BOLTZMANN_J_K * temperature_k / (6 * np.pi * viscosity_mpa_s * 1e-3 * edge_m)
-
-
-def _conductivity(runs, n_frames, n_blocks, max_lag, d, windows, counts, volume_nm3, temperature_k):
-    """The conductivity, Onsager and transference tables and the collective result (None without ions)."""
-    charges = runs[0].charges
-    ions = [n for n in charges if charges[n] != 0]
-    if not ions:
-        empty = [pd.DataFrame(columns=col.TABLES[t]) for t in ("conductivity", "onsager", "transference")]
-        return *empty, None
-    scale = runs[0].charge_scale
-    displacements = [onsager.collective_displacements(
-        {n: p[:n_frames] for n, p in r.positions.items()}, r.masses, ions) for r in runs]
-    coll = onsager.collective(displacements, charges, runs[0].dt_ps, volume_nm3, temperature_k,
-                              max(windows[n][0] for n in ions), max_lag, n_blocks)
-    eh, eh_err = coll.einstein_helfand()
-    factor = ELEMENTARY_CHARGE_C**2 / (volume_nm3 * M3_PER_NM3 * BOLTZMANN_J_K * temperature_k)
-    ne_parts = {n: (factor * counts[n] * charges[n] ** 2 * d[n].value, factor * counts[n] * charges[n] ** 2
-                    * d[n].blocks) for n in ions}
-    ne, ne_blocks = sum(v for v, _ in ne_parts.values()), sum(b for _, b in ne_parts.values())
-    rows = []
-    for charge_set, s2 in (("formal", 1.0), ("scaled", scale**2)):
-        rows.append({col.METHOD: "nernst_einstein", col.CHARGES: charge_set,
-                     col.SIGMA_S_M: s2 * ne, col.SIGMA_ERR_S_M: s2 * standard_error(ne_blocks)})
-        rows.append({col.METHOD: "einstein_helfand", col.CHARGES: charge_set,
-                     col.SIGMA_S_M: s2 * eh, col.SIGMA_ERR_S_M: s2 * eh_err})
-    nernst_einstein = {n: onsager.ratio(v, b, ne, ne_blocks) for n, (v, b) in ne_parts.items()}
-    return (pd.DataFrame(rows, columns=col.TABLES["conductivity"]), onsager.onsager_table(coll, scale),
-            onsager.transference_table(coll, nernst_einstein), coll)
-
-
 def _msd_table(msd: dict[str, np.ndarray], dt: float, per_axis: bool) -> pd.DataFrame:
     parts = []
     for name, m in msd.items():
@@ -365,15 +267,7 @@ def _summary(runs, diffusion, conductivity, transference, windows, coll, counts,
     if net != 0:
         warnings.append(f"the analysed species carry a net charge of {net:+d} e: ions are missing from --species, "
                         f"so the conductivities are incomplete")
-    haven = {}
-    if coll is not None:
-        for charge_set in ("formal", "scaled"):
-            rows = conductivity[conductivity[col.CHARGES] == charge_set].set_index(col.METHOD)
-            ne, eh = rows.loc["nernst_einstein"], rows.loc["einstein_helfand"]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.float64(ne[col.SIGMA_S_M]) / eh[col.SIGMA_S_M]
-                rel = np.hypot(ne[col.SIGMA_ERR_S_M] / ne[col.SIGMA_S_M], eh[col.SIGMA_ERR_S_M] / eh[col.SIGMA_S_M])
-            haven[charge_set] = {"haven_ratio": json_number(ratio), "haven_ratio_err": json_number(abs(ratio) * rel)}
+    haven = {} if coll is None else haven_ratios(conductivity)
     return {
         "analysis": "transport",
         "runs": [r.label for r in runs],

@@ -1,4 +1,4 @@
-"""Periodic neighbour search against brute-force minimum-image distances."""
+"""Periodic neighbour search (KD-tree and cell list) against brute-force minimum-image distances."""
 
 import numpy as np
 import pytest
@@ -65,3 +65,26 @@ def test_wrap_keeps_points_inside_the_box():
     np.testing.assert_allclose(nb.minimum_image(w - x, BOX), 0, atol=1e-8)
     with pytest.raises(ValueError, match="4 neighbours"):
         nb.nearest(nb.periodic_tree(x, BOX), x, 4)
+
+
+def _brute_force_pairs(centres, points, box, r_max):
+    dist = _distances(centres, points, box)
+    c, p = np.nonzero(dist <= r_max)
+    return set(zip(c.tolist(), p.tolist(), strict=True)), dist
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_centre_pairs_equal_brute_force_in_changing_and_small_boxes(seed):
+    rng = np.random.default_rng(seed)
+    n_frames, n_c, n_p = rng.integers(1, 5), rng.integers(1, 25), rng.integers(1, 300)
+    edges = rng.uniform(1.0, 4.0, 3)
+    boxes = edges * rng.uniform(0.95, 1.05, (n_frames, 1))  # NPT-like
+    r_max = rng.uniform(0.05, 0.49) * boxes.min()
+    centres = rng.uniform(-3, 6, (n_frames, n_c, 3))  # not wrapped
+    points = rng.uniform(-3, 6, (n_frames, n_p, 3))
+    frame, c, p, d = nb.centre_pairs(centres, points, boxes, r_max, budget=int(rng.integers(10, 3000)))
+    for f in range(n_frames):
+        expected, dist = _brute_force_pairs(centres[f], points[f], boxes[f], r_max)
+        mine = frame == f
+        assert set(zip(c[mine].tolist(), p[mine].tolist(), strict=True)) == expected
+        np.testing.assert_allclose(d[mine], dist[c[mine], p[mine]], rtol=1e-12)

@@ -1,4 +1,4 @@
-"""RDFs: the cell-list pair search, numpy-identical binning, g(r) against MDAnalysis InterRDF, automatic cutoffs."""
+"""RDFs: numpy-identical binning, g(r) against MDAnalysis InterRDF, automatic cutoffs."""
 
 import warnings
 
@@ -12,31 +12,6 @@ from hese.analysis import columns as col
 from hese.analysis import rdf
 from hese.analysis.inputs import file_source
 from hese.analysis.solvation import analyze_solvation
-
-
-def _brute_force_pairs(centres, points, box, r_max):
-    d = points[None, :, :] - centres[:, None, :]
-    d -= box * np.round(d / box)
-    dist = np.sqrt((d ** 2).sum(axis=-1))
-    c, p = np.nonzero(dist <= r_max)
-    return set(zip(c.tolist(), p.tolist(), strict=True)), dist
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_centre_pairs_equal_brute_force_in_changing_and_small_boxes(seed):
-    rng = np.random.default_rng(seed)
-    n_frames, n_c, n_p = rng.integers(1, 5), rng.integers(1, 25), rng.integers(1, 300)
-    edges = rng.uniform(1.0, 4.0, 3)
-    boxes = edges * rng.uniform(0.95, 1.05, (n_frames, 1))  # NPT-like
-    r_max = rng.uniform(0.05, 0.49) * boxes.min()
-    centres = rng.uniform(-3, 6, (n_frames, n_c, 3))  # not wrapped
-    points = rng.uniform(-3, 6, (n_frames, n_p, 3))
-    frame, c, p, d = rdf.centre_pairs(centres, points, boxes, r_max, budget=int(rng.integers(10, 3000)))
-    for f in range(n_frames):
-        expected, dist = _brute_force_pairs(centres[f], points[f], boxes[f], r_max)
-        mine = frame == f
-        assert set(zip(c[mine].tolist(), p[mine].tolist(), strict=True)) == expected
-        np.testing.assert_allclose(d[mine], dist[c[mine], p[mine]], rtol=1e-12)
 
 
 def test_histogram_counts_equal_numpy_histogram():

@@ -5,9 +5,10 @@
 - :mod:`hese.analysis.centres` and :mod:`hese.analysis.unwrap`: molecule centres of mass,
   unwrapped frame to frame;
 - :mod:`hese.analysis.threads`: the thread pool of the analyses that release the GIL;
-- :mod:`hese.analysis.neighbors`: periodic neighbour search (k nearest, pairs within a cutoff);
+- :mod:`hese.analysis.neighbors`: periodic neighbour search (k nearest, pairs within a cutoff,
+  centre–point pairs of many frames at once);
 - :mod:`hese.analysis.inputs`: what to analyse, from a hese run folder or foreign files;
-- :mod:`hese.analysis.rdf`: cation–partner pair search, g(r), running coordination numbers, cutoffs;
+- :mod:`hese.analysis.rdf`: cation–partner g(r), running coordination numbers, cutoffs;
 - :mod:`hese.analysis.contacts`: the one pass that collects cation–partner contacts (and the RDFs);
 - :mod:`hese.analysis.solvation`: coordination, speciation, shell entropy, ion pairing;
 - :mod:`hese.analysis.clusters`: ion clusters and Cl-bridged Zn chains (sparse graphs);

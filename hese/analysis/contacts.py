@@ -29,6 +29,7 @@ from hese.analysis import rdf
 from hese.analysis.frames import CHUNK_FRAMES, frame_numbers, iter_chunks, open_universe, select
 from hese.analysis.inputs import Source, Species
 from hese.analysis.molecules import molecule_ids
+from hese.analysis.neighbors import centre_pairs
 from hese.errors import HeseInputError
 
 CONTACT_RANGE_NM = 0.45  # contacts kept out to here (or the largest given cutoff) for the automatic cutoffs
@@ -341,7 +342,7 @@ def _collect_range(spec: _PassSpec, universe: mda.Universe, lo: int, hi: int, ba
             )
         centres = chunk.positions_nm[:, : spec.n_cations]
         points = chunk.positions_nm[:, spec.n_cations:]
-        f, c, p, d = rdf.centre_pairs(centres, points, chunk.boxes_nm, r_search)
+        f, c, p, d = centre_pairs(centres, points, chunk.boxes_nm, r_search)
         counts = rdf.histogram_counts(kind_of[c] + spec.atom_type[p], d, spec.edges, n_kinds)
         close = np.flatnonzero(d <= spec.contact_range_nm)
         frame = (f[close] + done).astype(np.int32)

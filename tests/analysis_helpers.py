@@ -96,6 +96,12 @@ def write_run(folder: Path, counts: dict[str, int], charge_scale: float, positio
     return folder
 
 
+def truncated_copy(path: Path, dest: Path, end: int) -> Path:
+    """A copy of the file ``path`` at ``dest`` cut short: its bytes up to ``end`` (a slice end, e.g. −5)."""
+    dest.write_bytes(path.read_bytes()[:end])
+    return dest
+
+
 def random_walk(rng: np.random.Generator, n_frames: int, n: int, step_rms_nm: float, box_nm: float) -> np.ndarray:
     """Unwrapped Gaussian random walks (F, n, 3) starting uniformly in the box; per-axis step rms ``step_rms_nm``."""
     start = rng.uniform(0, box_nm, (1, n, 3))

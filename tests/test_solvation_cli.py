@@ -8,7 +8,7 @@ import numpy as np
 import openmm as mm
 import pandas as pd
 import pytest
-from analysis_helpers import run_cli, write_trajectory
+from analysis_helpers import run_cli, truncated_copy, write_trajectory
 from openmm import app, unit
 
 from hese import build
@@ -127,9 +127,7 @@ def _bad_files(folder, top, traj):
     molecules = [("LI", ["Li"], 4), ("SOL", ["O1", "C1"], 30), ("ANI", ["O1", "O2"], 4)]
     _, more_atoms = write_trajectory(folder / "more", [("LI", ["Li"], 5), *molecules[1:]],
                                      rng.uniform(0, 3, (3, 73, 3)), np.full(3, 3.0))
-    data = traj.read_bytes()
-    truncated = folder / "truncated.xtc"
-    truncated.write_bytes(data[: int(len(data) * 0.7)])
+    truncated = truncated_copy(traj, folder / "truncated.xtc", int(traj.stat().st_size * 0.7))
     _, boxless = write_trajectory(folder / "boxless", molecules, rng.uniform(0, 3, (3, 72, 3)), np.full(3, 3.0),
                                   trajectory="trajectory.xyz")
     return {"more": more_atoms, "truncated": truncated, "boxless": boxless}

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_helpers import random_walk, run_cli, wrap, write_run, write_trajectory
+from analysis_helpers import random_walk, run_cli, truncated_copy, wrap, write_run, write_trajectory
 from MDAnalysis.analysis.msd import EinsteinMSD
 
 from hese.analysis import columns as col
@@ -15,6 +15,7 @@ from hese.analysis import frames, msd, threads
 from hese.analysis.inputs import file_source
 from hese.analysis.msd import SLOPE_TOLERANCE, msd_fft, msd_fft_blocks
 from hese.analysis.transport import analyze_transport
+from hese.errors import HeseInputError
 
 KB = 1.380649e-23
 E = 1.602176634e-19
@@ -259,6 +260,13 @@ def test_bad_input_is_one_line_and_exit_2(case, small, capsys):
     assert err.count("\n") == 1 and err.startswith("hese: error: ")
     assert re.search(re.escape(message), err), err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_truncated_trajectory_is_refused(small):
+    _, _, top, traj = small
+    cut = truncated_copy(traj, traj.with_name("cut.xtc"), -5)  # the last frame a few bytes short
+    with pytest.raises(HeseInputError, match=re.escape(f"{cut}: truncated")):
+        analyze_transport([file_source(top, [cut], ["Li=resname LI"])], 300.0)
 
 
 def test_frames_too_far_apart_and_uneven_frames(small, capsys):

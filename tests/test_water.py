@@ -7,12 +7,13 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from analysis_helpers import run_cli, write_run, write_trajectory
+from analysis_helpers import run_cli, truncated_copy, write_run, write_trajectory
 
 from hese.analysis import columns as col
 from hese.analysis import threads
 from hese.analysis.inputs import file_source
 from hese.analysis.water import Q_BIN, analyze_water, tetrahedral_order
+from hese.errors import HeseInputError
 
 WATER = ("HOH", ["O1", "H1", "H2"])
 OH = 0.1  # nm
@@ -161,6 +162,14 @@ def test_cli_on_a_run_and_on_foreign_files(tmp_path, capsys):
     assert "hbonds_per_molecule" in capsys.readouterr().out
     again = pd.read_parquet(tmp_path / "f" / "water_entropy.parquet")
     assert again.iloc[0][col.N_FRAMES] == 4
+
+
+def test_a_truncated_trajectory_is_refused(tmp_path):
+    run = _liquid_like_run(tmp_path)
+    traj = run / "md/trajectory.xtc"
+    cut = truncated_copy(traj, traj.with_name("cut.xtc"), -5)  # the last frame a few bytes short
+    with pytest.raises(HeseInputError, match=re.escape(f"{cut}: truncated")):
+        analyze_water(file_source(run / "build/topology.pdb", [cut], ["water=resname HOH"]))
 
 
 BAD = {

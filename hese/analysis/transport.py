@@ -35,6 +35,7 @@ from hese.analysis.conductivity import conductivity_tables, haven_ratios
 from hese.analysis.diffusion import diffusion_table, fit_diffusion
 from hese.analysis.frames import CHUNK_FRAMES, frame_numbers, open_universe, select
 from hese.analysis.inputs import Source
+from hese.analysis.integrity import check_complete
 from hese.analysis.molecules import Molecules
 from hese.analysis.msd import MIN_WINDOW_FACTOR, SLOPE_TOLERANCE, diffusive_window, msd_fft
 from hese.analysis.tables import json_number, write_table
@@ -120,8 +121,9 @@ def analyze_transport(
     Raises
     ------
     HeseInputError
-        For bad parameters (checked before reading), unreadable files, empty selections, frames
-        too far apart to unwrap, unevenly spaced frames, inconsistent replicas, too few frames.
+        For bad parameters (checked before reading), unreadable or truncated files, empty
+        selections, frames too far apart to unwrap, unevenly spaced frames, inconsistent replicas,
+        too few frames.
     """
     _check_parameters(sources, temperature_k, viscosity_mpa_s, n_blocks)
     prepared = [_prepare(s, frames, n_blocks) for s in sources]  # every check that needs no frame, first
@@ -171,6 +173,7 @@ def _check_parameters(sources: Sequence[Source], temperature_k, viscosity_mpa_s,
 def _prepare(source: Source, frames: slice, n_blocks: int) -> tuple[mda.Universe, list[Molecules]]:
     """The universe and molecules of a source, after checking its selections and number of frames."""
     universe = open_universe(source.topology, source.trajectories)
+    check_complete(universe)
     molecules = [
         Molecules.from_atoms(s.name, select(universe, s.selection, f"species {s.name} of {source.label}"), s.count)
         for s in source.species

@@ -41,6 +41,7 @@ from hese.analysis import columns as col
 from hese.analysis.blocks import block_of_frame, standard_error
 from hese.analysis.frames import CHUNK_FRAMES, frame_numbers, iter_chunks, open_universe, select
 from hese.analysis.inputs import Source
+from hese.analysis.integrity import check_complete
 from hese.analysis.molecules import Molecules
 from hese.analysis.neighbors import minimum_image, nearest, pairs_within, periodic_tree
 from hese.analysis.tables import json_number, write_table
@@ -164,9 +165,9 @@ def analyze_water(
     Raises
     ------
     HeseInputError
-        For an unknown neighbour mode, fewer than 2 blocks, no species ``water``, unreadable
-        files, a selection that matches nothing or is not water, fewer than five waters, frames
-        without a box.
+        For an unknown neighbour mode, fewer than 2 blocks, no species ``water``, unreadable or
+        truncated files, a selection that matches nothing or is not water, fewer than five waters,
+        frames without a box.
     """
     modes = tuple(dict.fromkeys(neighbours))
     unknown = [m for m in modes if m not in NEIGHBOUR_MODES]
@@ -180,6 +181,7 @@ def analyze_water(
                              f"species: {', '.join(s.name for s in source.species) or 'none'}")
     label = source.label
     universe = open_universe(source.topology, source.trajectories)
+    check_complete(universe)
     found = find_water(universe, species.selection, species.count)
     numbers = frame_numbers(universe, frames)
     if len(numbers) == 0:

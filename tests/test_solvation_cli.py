@@ -139,7 +139,7 @@ BAD = {
     "partner overlaps cation": (["--anion", "X=resname LI", "--charge", "X=-1"], "shares atoms with --cation Li"),
     "partners overlap": (["--anion", "X=resname SOL and name O1", "--charge", "X=-1"], "shares atoms"),
     "atom counts differ": ("more", "don't have the same number of atoms"),
-    "truncated trajectory": ("truncated", "truncated: the file goes on for"),
+    "truncated trajectory": ("truncated", "truncated.xtc: truncated: "),
     "no box": ("boxless", "has no periodic box"),
     "two atoms per cation": (["--cation", "Mg=resname ANI"], "picks 8 atoms in 4 molecules; select one atom per"),
     "cutoff syntax": (["--cutoff", "SOL"], "--cutoff: 'SOL' is not NAME=VALUE"),

@@ -265,7 +265,8 @@ def test_bad_input_is_one_line_and_exit_2(case, small, capsys):
 def test_a_truncated_trajectory_is_refused(small):
     _, _, top, traj = small
     cut = truncated_copy(traj, traj.with_name("cut.xtc"), -5)  # the last frame a few bytes short
-    with pytest.raises(HeseInputError, match=re.escape(f"{cut}: truncated")):
+    with pytest.raises(HeseInputError, match=re.escape(f"{cut}: truncated: its last frame (frame ") +
+                       r"\d+\) is cut short by 5 bytes$"):
         analyze_transport([file_source(top, [cut], ["Li=resname LI"])], 300.0)
 
 

@@ -35,7 +35,11 @@ def check_complete(universe: mda.Universe) -> None:
             end = f._header_size + f._firstframesize + (part.n_frames - 1) * f._framesize
         else:
             continue
-        if end != size:
+        if end > size:
+            raise HeseInputError(
+                f"{path}: truncated: its last frame (frame {part.n_frames - 1}) is cut short by {end - size} bytes"
+            )
+        if end < size:
             raise HeseInputError(
                 f"{path}: truncated: the file goes on for {size - end} bytes after its last whole frame "
                 f"(frame {part.n_frames - 1}); a partial frame is not read"

@@ -35,25 +35,32 @@ from openmm import app, unit
 from hese import build, ion_models
 from hese.analysis import rdf
 
+CONTACT_BOX = {"ZnCl2": 30, "LiCl": 60, "water": 270}  # the ZnCl2–LiCl box of issue 11 (~1,000 atoms)
+ZN_CL_CONTACT = (2.22, 2.34, " (not read)")  # Å: chlorozincate Zn–Cl in solution, the issue's target range
 EXPERIMENT = {"Zn": (2.08, "6", " (not read)"), "Mg": (2.09, "6.0 ± 0.1", "")}  # Å, CN, note (see above)
 SAMPLE_PS = 0.1
 TIMESTEP_PS = 0.002
 
 
-def shell(ion: str, model: str, water_model: str, waters: int, equil_ps: float, prod_ps: float,
-          workdir: Path, seed: int = 0) -> dict:
-    """Build, equilibrate and sample one box; return peak (Å), CN and timings."""
+def sample(name: str, counts: dict, model: str, water_model: str, pairs: dict,
+           equil_ps: float, prod_ps: float, workdir: Path, seed: int = 0) -> dict:
+    """Build, equilibrate and sample one box; per pair: first peak (Å), CN to the first minimum, closest (Å).
+
+    ``pairs`` maps a label to (centre residue name, (partner residue name, partner atom name)); every
+    atom of the centre residues is a centre.
+    """
     definition = build.SystemDefinition.from_dict({
-        "name": f"{ion}-{model}", "composition": {"counts": {f"{ion}Cl2": 1, "water": waters}},
+        "name": name, "composition": {"counts": counts},
         "force_field": {"family": "aqueous", "water_model": water_model, "divalent_model": model}})
-    out = workdir / f"{ion}-{model}-{water_model}"
+    out = workdir / f"{name}-{water_model}"
     build.build(definition, out, seed=seed)
     system = mm.XmlSerializer.deserialize((out / "system.xml").read_text())
     pdb = app.PDBFile(str(out / "topology.pdb"))
     atoms = list(pdb.topology.atoms())
-    centre = next(a.index for a in atoms if a.residue.name == ion.upper())
-    oxygens = np.array([a.index for a in atoms if a.residue.name == "HOH" and a.name == "O1"])
-    chlorides = np.array([a.index for a in atoms if a.residue.name == "CL"])
+    centres = {label: np.array([a.index for a in atoms if a.residue.name == centre])
+               for label, (centre, _) in pairs.items()}
+    groups = {label: np.array([a.index for a in atoms if (a.residue.name, a.name) == key])
+              for label, (_, key) in pairs.items()}
     integrator = mm.LangevinMiddleIntegrator(298 * unit.kelvin, 1 / unit.picosecond, TIMESTEP_PS * unit.picosecond)
     integrator.setRandomNumberSeed(seed + 1)
     platform = mm.Platform.getPlatformByName("CPU")
@@ -66,37 +73,46 @@ def shell(ion: str, model: str, water_model: str, waters: int, equil_ps: float, 
     sim.step(int(round(equil_ps / TIMESTEP_PS)))
     every = int(round(SAMPLE_PS / TIMESTEP_PS))
     edges_fine, edges = rdf.rdf_edges(0.5, 0.002), rdf.rdf_edges(0.5, 0.005)
-    fine, coarse = np.zeros(len(edges_fine) - 1), np.zeros(len(edges) - 1)
-    n_frames, volume, cl_min = 0, 0.0, np.inf
+    fine = {label: np.zeros(len(edges_fine) - 1) for label in groups}
+    coarse = {label: np.zeros(len(edges) - 1) for label in groups}
+    closest = dict.fromkeys(groups, np.inf)
+    n_frames, volume = 0, 0.0
     for _ in range(int(round(prod_ps / SAMPLE_PS))):
         sim.step(every)
         state = sim.context.getState(getPositions=True)
         xyz = state.getPositions(asNumpy=True).value_in_unit(unit.nanometer)
         box = np.diag(state.getPeriodicBoxVectors(asNumpy=True).value_in_unit(unit.nanometer))
-        d = xyz[oxygens] - xyz[centre]
-        d = np.linalg.norm(d - box * np.round(d / box), axis=1)
-        fine += np.histogram(d, edges_fine)[0]
-        coarse += np.histogram(d, edges)[0]
-        dc = xyz[chlorides] - xyz[centre]
-        cl_min = min(cl_min, float(np.linalg.norm(dc - box * np.round(dc / box), axis=1).min()))
+        for label, members in groups.items():
+            d = xyz[members][None, :, :] - xyz[centres[label]][:, None, :]
+            d = np.linalg.norm(d - box * np.round(d / box), axis=-1).ravel()
+            fine[label] += np.histogram(d, edges_fine)[0]
+            coarse[label] += np.histogram(d, edges)[0]
+            closest[label] = min(closest[label], float(d.min()))
         volume += float(np.prod(box))
         n_frames += 1
     cpu_s = time.process_time() - start
     volume /= n_frames
-    g_fine, _, _ = rdf.rdf_from_counts(fine, edges_fine, 1, len(oxygens), n_frames, volume)
     r_fine = 0.5 * (edges_fine[1:] + edges_fine[:-1])
-    peak_nm = float(r_fine[np.argmax(rdf.smooth(g_fine, 2.0))])
-    g, running, norm = rdf.rdf_from_counts(coarse, edges, 1, len(oxygens), n_frames, volume)
     r = 0.5 * (edges[1:] + edges[:-1])
-    cut = rdf.find_cutoff(r, g, norm)
-    cn = float(running[np.searchsorted(r, cut.cutoff_nm)]) if cut.cutoff_nm else float("nan")
-    return {"ion": ion, "model": model, "water_model": water_model, "peak_A": 10 * peak_nm, "cn": cn,
-            "cutoff_A": 10 * cut.cutoff_nm if cut.cutoff_nm else float("nan"), "cl_min_A": 10 * cl_min,
-            "frames": n_frames, "cpu_s": cpu_s, "ps": equil_ps + prod_ps}
+    row = {"model": model, "water_model": water_model, "frames": n_frames, "cpu_s": cpu_s,
+           "ps": equil_ps + prod_ps}
+    for label, members in groups.items():
+        n = (len(centres[label]), len(members), n_frames, volume)
+        g_fine, _, _ = rdf.rdf_from_counts(fine[label], edges_fine, *n)
+        g, running, norm = rdf.rdf_from_counts(coarse[label], edges, *n)
+        cut = rdf.find_cutoff(r, g, norm)
+        row[label] = {
+            "peak_A": 10 * float(r_fine[np.argmax(rdf.smooth(g_fine, 2.0))]) if fine[label].any() else float("nan"),
+            "cn": float(running[np.searchsorted(r, cut.cutoff_nm)]) if cut.cutoff_nm else float("nan"),
+            "cutoff_A": 10 * cut.cutoff_nm if cut.cutoff_nm else float("nan"),
+            "closest_A": 10 * closest[label]}
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", choices=("dilute", "contact"), default="dilute",
+                        help="dilute: one ion in --waters waters; contact: the ZnCl2–LiCl box of CONTACT_BOX")
     parser.add_argument("--ions", nargs="+", default=["Zn"], choices=sorted(EXPERIMENT))
     parser.add_argument("--models", nargs="+", default=list(ion_models.DIVALENT_MODELS),
                         choices=ion_models.DIVALENT_MODELS)
@@ -109,16 +125,43 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="hese-ion-models-") as tmp:
         workdir = args.workdir or Path(tmp)
-        print("| ion | water | model | M–O peak (Å) | CN (to first min.) | first min. (Å) | experiment peak / CN "
-              "| closest Cl⁻ (Å) | NVT ps | CPU s |")
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-        for ion in args.ions:
-            for model in args.models:
-                row = shell(ion, model, args.water_model, args.waters, args.equil_ps, args.prod_ps, workdir, args.seed)
-                exp_r, exp_cn, note = EXPERIMENT[ion]
-                print(f"| {ion}²⁺ | {args.water_model} | {model} | {row['peak_A']:.2f} | {row['cn']:.2f} "
-                      f"| {row['cutoff_A']:.2f} | {exp_r:.2f} / {exp_cn}{note} | {row['cl_min_A']:.1f} | {row['ps']:g} "
-                      f"| {row['cpu_s']:.0f} |", flush=True)
+        if args.mode == "contact":
+            contact_table(args, workdir)
+        else:
+            dilute_table(args, workdir)
+
+
+def dilute_table(args: argparse.Namespace, workdir: Path) -> None:
+    """One ion with 2 Cl⁻ in ``args.waters`` waters per ion × model: the ion–water-oxygen shell."""
+    print("| ion | water | model | M–O peak (Å) | CN (to first min.) | first min. (Å) | experiment peak / CN "
+          "| closest Cl⁻ (Å) | NVT ps | CPU s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for ion in args.ions:
+        for model in args.models:
+            row = sample(f"{ion}-{model}", {f"{ion}Cl2": 1, "water": args.waters}, model, args.water_model,
+                         {"O": (ion.upper(), ("HOH", "O1")), "Cl": (ion.upper(), ("CL", "Cl1"))},
+                         args.equil_ps, args.prod_ps, workdir, args.seed)
+            o, cl = row["O"], row["Cl"]
+            exp_r, exp_cn, note = EXPERIMENT[ion]
+            print(f"| {ion}²⁺ | {args.water_model} | {model} | {o['peak_A']:.2f} | {o['cn']:.2f} "
+                  f"| {o['cutoff_A']:.2f} | {exp_r:.2f} / {exp_cn}{note} | {cl['closest_A']:.1f} | {row['ps']:g} "
+                  f"| {row['cpu_s']:.0f} |", flush=True)
+
+
+def contact_table(args: argparse.Namespace, workdir: Path) -> None:
+    """The ZnCl₂–LiCl box of :data:`CONTACT_BOX` per model: Zn–Cl contact and Zn–O shell."""
+    exp_lo, exp_hi, note = ZN_CL_CONTACT
+    print("| water | model | Zn–Cl peak (Å) | Zn–Cl CN | Zn–O peak (Å) | Zn–O CN | Li–Cl peak (Å) "
+          "| experiment Zn–Cl (Å) | NVT ps | CPU s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for model in args.models:
+        row = sample(f"ZnCl2-LiCl-{model}", CONTACT_BOX, model, args.water_model,
+                     {"Cl": ("ZN", ("CL", "Cl1")), "O": ("ZN", ("HOH", "O1")), "LiCl": ("LI", ("CL", "Cl1"))},
+                     args.equil_ps, args.prod_ps, workdir, args.seed)
+        cl, o, li = row["Cl"], row["O"], row["LiCl"]
+        print(f"| {args.water_model} | {model} | {cl['peak_A']:.2f} | {cl['cn']:.2f} | {o['peak_A']:.2f} "
+              f"| {o['cn']:.2f} | {li['peak_A']:.2f} | {exp_lo:.2f}–{exp_hi:.2f}{note} | {row['ps']:g} "
+              f"| {row['cpu_s']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,13 +13,15 @@ import re
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
-import referencing
 import yaml
 
 from hese.errors import HeseInputError
+
+if TYPE_CHECKING:
+    import jsonschema
+    import referencing
 
 
 @cache
@@ -50,6 +52,8 @@ def load_yaml(path: str | Path) -> Any:
 
 def _with_defaults(validator_class):
     """A validator that also fills ``default`` values from the schema."""
+    import jsonschema
+
     validate_properties = validator_class.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):
@@ -62,7 +66,13 @@ def _with_defaults(validator_class):
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
-_Validator = _with_defaults(jsonschema.Draft202012Validator)
+@cache
+def _validation() -> tuple[type, referencing.Registry]:
+    """The validator class and the registry of hese's schemas (jsonschema is imported here, when first needed)."""
+    import jsonschema
+    import referencing
+
+    return _with_defaults(jsonschema.Draft202012Validator), referencing.Registry(retrieve=_retrieve)
 
 
 def _retrieve(uri: str) -> referencing.Resource:
@@ -71,12 +81,11 @@ def _retrieve(uri: str) -> referencing.Resource:
     Its ``$schema`` key is dropped: with it, jsonschema would switch to the plain validator class
     inside the reference and stop filling defaults there.
     """
+    import referencing.jsonschema
+
     name = uri.rsplit("/", 1)[-1].removesuffix(".schema.yaml")
     contents = {k: v for k, v in schema(name).items() if k != "$schema"}
     return referencing.Resource.from_contents(contents, default_specification=referencing.jsonschema.DRAFT202012)
-
-
-_REGISTRY = referencing.Registry(retrieve=_retrieve)
 
 
 def validate(data: Any, schema_name: str, source: str | Path) -> Any:
@@ -87,8 +96,11 @@ def validate(data: Any, schema_name: str, source: str | Path) -> Any:
     HeseInputError
         ``<source>: <field>: <problem>`` for the most relevant violation.
     """
+    import jsonschema
+
     check_finite(data, source)
-    errors = list(_Validator(schema(schema_name), registry=_REGISTRY).iter_errors(data))
+    validator, registry = _validation()
+    errors = list(validator(schema(schema_name), registry=registry).iter_errors(data))
     if errors:
         err = jsonschema.exceptions.best_match(errors)
         field = ".".join(str(p) for p in err.absolute_path) or "(top level)"

@@ -18,7 +18,7 @@ import logging
 import sys
 
 from hese.config import schema
-from hese.md.settings import SCHEMA, Settings, option_name
+from hese.md.settings import SCHEMA, VISCOSITY_SCHEMA, Settings, option_name
 
 _TYPES = {"number": float, "integer": int, "string": str}
 
@@ -109,8 +109,6 @@ VISCOSITY_MD_OPTIONS = ("platform", "precision", "device_index", "temperature_k"
 
 def add_viscosity_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``viscosity``; return its parser."""
-    from hese.md.viscosity import SCHEMA as VISCOSITY
-
     p = subparsers.add_parser(
         "viscosity",
         help="shear viscosity by periodic perturbation (cosine acceleration), NVT at the equilibrated density",
@@ -125,7 +123,7 @@ def add_viscosity_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
     p.add_argument("--config", metavar="FILE",
                    help="YAML file whose 'viscosity:' and 'simulate:' sections give settings (a study file works)")
     p.add_argument("--json", action="store_true", help="print viscosity.json")
-    add_schema_options(p, VISCOSITY)
+    add_schema_options(p, VISCOSITY_SCHEMA)
     add_schema_options(p, SCHEMA, only=VISCOSITY_MD_OPTIONS)
     p.set_defaults(func=_viscosity)
     return p

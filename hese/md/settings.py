@@ -18,6 +18,7 @@ from hese.config import load_yaml, schema, validate
 from hese.errors import HeseInputError
 
 SCHEMA = "simulate"
+VISCOSITY_SCHEMA = "viscosity"  # the settings of hese viscosity (hese.md.viscosity)
 #: Settings that may differ when a stopped run is continued (they do not change the physics).
 RUNTIME = frozenset(
     {"platform", "precision", "device_index", "jobs_per_gpu", "checkpoint_every_min", "log_every_s",

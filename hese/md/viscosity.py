@@ -44,11 +44,11 @@ from hese.md.engine import log_to
 from hese.md.inputs import BuildInputs, repartition_hydrogen_mass
 from hese.md.platforms import choose_platform
 from hese.md.reporters import Thermo, parquet_bytes
-from hese.md.settings import Settings
+from hese.md.settings import VISCOSITY_SCHEMA, Settings
 from hese.md.stages import apply_state, load_state
 
 log = logging.getLogger("hese.md")
-SCHEMA = "viscosity"
+SCHEMA = VISCOSITY_SCHEMA
 #: simulate settings that come from the production run when an md folder is given
 PHYSICS = ("temperature_k", "timestep_fs", "hmr", "hydrogen_mass_amu", "friction_per_ps")
 

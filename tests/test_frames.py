@@ -143,7 +143,7 @@ def test_direct_xtc_reading_equals_mdanalysis_reader(tmp_path, monkeypatch):
     for indices, selected, chunk in cases:
         fast = list(frames.iter_chunks(u, indices, selected, chunk))
         with monkeypatch.context() as m:
-            m.setattr(frames, "direct_xtc", lambda reader: None)
+            m.setattr(frames, "direct_reader", lambda reader: None)
             slow = list(frames.iter_chunks(u, indices, selected, chunk))
         assert len(fast) == len(slow) > 0
         for a, b in zip(fast, slow, strict=True):
@@ -152,6 +152,52 @@ def test_direct_xtc_reading_equals_mdanalysis_reader(tmp_path, monkeypatch):
     direct = frame_readers.direct_xtc(u.trajectory)
     assert direct is not None
     direct.close()
+
+
+def test_direct_dcd_reading_equals_mdanalysis_reader(tmp_path, monkeypatch):
+    rng = np.random.default_rng(10)
+    boxes, wrapped, _ = _barostat_dynamics(rng, 23, 6, 1.5, 0.05)
+    atoms = _diatomics(rng, wrapped, boxes)
+    top, _ = write_trajectory(tmp_path, [("DIA", ["C1", "O1"], 6)], atoms, boxes, 0.5)
+    dims = np.column_stack([boxes * 10.0, np.full((len(boxes), 3), 90.0)])
+    dims[5:9] = dims[5]  # a run of frames with one box
+    u = mda.Universe(str(top), atoms * 10.0, format=mda.coordinates.memory.MemoryReader, dimensions=dims, dt=0.5)
+    with mda.Writer(str(tmp_path / "t.dcd"), u.atoms.n_atoms, dt=0.5) as writer:
+        for _ in u.trajectory:
+            writer.write(u.atoms)
+    u = frames.open_universe(top, [tmp_path / "t.dcd"])
+    cases = [(np.arange(12), slice(None), 5), (np.arange(2, 9), slice(3, 20, 4), 2), (np.array([7, 0, 11]), slice(1), 1)]
+    for indices, selected, chunk in cases:
+        fast = list(frames.iter_chunks(u, indices, selected, chunk))
+        with monkeypatch.context() as m:
+            m.setattr(frames, "direct_reader", lambda reader: None)
+            slow = list(frames.iter_chunks(u, indices, selected, chunk))
+        assert len(fast) == len(slow) > 0
+        for a, b in zip(fast, slow, strict=True):
+            for field in ("frames", "times_ps", "boxes_nm", "positions_nm"):
+                np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    direct = frame_readers.direct_reader(u.trajectory)
+    assert isinstance(direct, frame_readers.DirectDCD)
+    direct.close()
+    for unitcell in ([20.0, 0.0, 30.0, 0.0, 0.0, 40.0], [20.0, 90.0, 30.0, 90.0, 90.0, 40.0],
+                     [20.0, 0.0, 30.0, -1.0, 0.5, 40.0], [0.0, 90.0, 0.0, 90.0, 90.0, 0.0]):
+        ts = u.trajectory.ts.copy()
+        u.trajectory._frame_to_ts(mda.lib.formats.libdcd.DCDFrame(np.zeros((12, 3), np.float32),
+                                                                 np.array(unitcell)), ts)
+        expected = np.full(6, np.nan) if ts.dimensions is None else ts.dimensions
+        dims = np.empty((1, 6))
+        frame_readers.read_dcd(_OneFrame(unitcell), np.array([0]), slice(0, 1), np.empty((1, 1, 3), np.float32),
+                               np.empty(1), dims)
+        np.testing.assert_array_equal(dims[0], expected)
+
+
+class _OneFrame:
+    """A stand-in DirectDCD whose file holds one frame of one atom with the unit cell record given."""
+
+    def __init__(self, unitcell):
+        frame = mda.lib.formats.libdcd.DCDFrame(np.zeros((1, 3), np.float32), np.array(unitcell, dtype=float))
+        self.file = type("File", (), {"seek": lambda self, n: None, "read": lambda self: frame})()
+        self.dt, self.first, self.time_offset = 1.0, 0.0, 0.0
 
 
 def test_centres_of_mass_of_molecules_of_different_sizes_and_equal_sizes():

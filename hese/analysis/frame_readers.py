@@ -1,8 +1,9 @@
-"""Reading a run of frames into arrays made for them: XTC files directly, every other format through MDAnalysis.
+"""Reading a run of frames into arrays made for them: XTC and DCD files directly, every other format through MDAnalysis.
 
-Both fill positions (Å, float32), times (ps) and MDAnalysis' box dimensions (Å and degrees, NaN
-without a box) of frames given by number; :func:`read_xtc` gives the very numbers MDAnalysis'
-XTC reader gives, without the per-frame work of a Timestep. :mod:`hese.analysis.frames` picks one.
+All fill positions (Å, float32), times (ps) and MDAnalysis' box dimensions (Å and degrees, NaN
+without a box) of frames given by number; :func:`read_xtc` and :func:`read_dcd` give the very
+numbers MDAnalysis' XTC and DCD readers give, without the per-frame work of a Timestep (the DCD
+reader even copies one per frame). :mod:`hese.analysis.frames` picks one (:func:`direct_reader`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from MDAnalysis.coordinates.DCD import DCDReader
 from MDAnalysis.coordinates.XTC import XTCReader
+from MDAnalysis.lib.formats.libdcd import DCDFile
 from MDAnalysis.lib.formats.libmdaxdr import XTCFile
 from MDAnalysis.lib.mdamath import triclinic_box
 
@@ -24,6 +27,12 @@ def read_generic(reader, numbers: np.ndarray, atoms, angstrom: np.ndarray, times
         dims[k] = np.nan if ts.dimensions is None else ts.dimensions
 
 
+def direct_reader(reader):
+    """A reader of frame runs straight from the file of ``reader`` (its ``read`` has the signature of
+    :func:`read_generic` less the reader), or None where only MDAnalysis' reader reads what it reads."""
+    return direct_xtc(reader) or direct_dcd(reader)
+
+
 @dataclass
 class DirectXTC:
     """An XTC file opened with MDAnalysis' low-level reader, and the time its reader adds to every frame's."""
@@ -33,6 +42,9 @@ class DirectXTC:
 
     def close(self) -> None:
         self.file.close()
+
+    def read(self, numbers: np.ndarray, atoms, angstrom: np.ndarray, times: np.ndarray, dims: np.ndarray):
+        read_xtc(self, numbers, atoms, angstrom, times, dims)
 
 
 def direct_xtc(reader) -> DirectXTC | None:
@@ -84,3 +96,92 @@ def read_xtc(xtc: DirectXTC, numbers: np.ndarray, atoms, angstrom: np.ndarray, t
     dims[:, :3] = (dims[:, :3].astype(np.float32) * np.float32(10.0)).astype(float)
     bad = np.all(dims == 0, axis=1)
     dims[bad] = np.nan  # MDAnalysis: no box
+
+
+@dataclass
+class DirectDCD:
+    """A DCD file opened with MDAnalysis' low-level reader, and how its reader times the frames.
+
+    Attributes
+    ----------
+    file
+        The open file.
+    dt
+        Time between frames (ps), as the reader has it (``dt`` override included).
+    first
+        Frame number of the file's first frame in frames (the header's ISTART / NSAVC).
+    time_offset
+        Time the reader adds to every frame's.
+    """
+
+    file: DCDFile
+    dt: float
+    first: float
+    time_offset: float
+
+    def close(self) -> None:
+        self.file.close()
+
+    def read(self, numbers: np.ndarray, atoms, angstrom: np.ndarray, times: np.ndarray, dims: np.ndarray):
+        read_dcd(self, numbers, atoms, angstrom, times, dims)
+
+
+def direct_dcd(reader) -> DirectDCD | None:
+    """A low-level handle on the DCD file of ``reader``, or None where it would not read what the reader reads.
+
+    That is the case for MDAnalysis' plain DCD reader without on-the-fly transformations (its
+    lengths are Å already, so unit conversion changes nothing).
+    """
+    try:
+        if type(reader) is not DCDReader or reader.transformations:
+            return None
+        handle = DCDFile(reader.filename)
+        header = handle.header
+        return DirectDCD(handle, float(reader.ts.dt), header["istart"] / header["nsavc"],
+                         float(reader.ts.data.get("time_offset", 0.0)))
+    except (AttributeError, KeyError, TypeError, OSError, ZeroDivisionError):  # another MDAnalysis version
+        return None
+
+
+def read_dcd(dcd: DirectDCD, numbers: np.ndarray, atoms, angstrom: np.ndarray, times: np.ndarray, dims: np.ndarray):
+    """Frames ``numbers`` of a DCD file, converted exactly as MDAnalysis' DCD reader converts them.
+
+    Times :math:`(n + \\mathrm{ISTART}/\\mathrm{NSAVC})\\,\\Delta t`; the unit cell of each run of
+    frames with the same one through :func:`dcd_dimensions`, stored in float32 as a Timestep stores it.
+    """
+    handle = dcd.file
+    unitcells = np.empty((len(numbers), 6))
+    at = -1
+    for k, number in enumerate(numbers):
+        if number != at:
+            handle.seek(number)
+        try:
+            frame = handle.read()
+        except StopIteration:  # the reader's iteration ends there: a file cut short
+            raise EOFError(f"the file ends before frame {number}") from None
+        at = number + 1
+        angstrom[k] = frame.xyz[atoms]
+        unitcells[k] = frame.unitcell
+    times[:] = (numbers + dcd.first) * dcd.dt + dcd.time_offset
+    new = np.flatnonzero(np.concatenate([[True], np.any(unitcells[1:] != unitcells[:-1], axis=1)]))
+    for start, stop in zip(new, np.append(new[1:], len(numbers)), strict=True):
+        dims[start:stop] = dcd_dimensions(unitcells[start]).astype(np.float32)
+    dims[np.all(dims[:, :3] == 0, axis=1)] = np.nan  # MDAnalysis: no box
+
+
+def dcd_dimensions(unitcell: np.ndarray) -> np.ndarray:
+    """MDAnalysis' box dimensions (A, B, C, α, β, γ) of a DCD unit cell record, as its DCD reader makes them.
+
+    The record is ``[A, γ, B, β, α, C]``: angles as cosines (CHARMM, NAMD > 2.5), as degrees (NAMD
+    2.5), or box vectors (newer CHARMM, told by negative or too large values).
+    """
+    uc = np.take(unitcell, [0, 2, 5, 4, 3, 1])
+    pi_2 = np.pi / 2
+    if (-1.0 <= uc[3] <= 1.0) and (-1.0 <= uc[4] <= 1.0) and (-1.0 <= uc[5] <= 1.0):
+        uc[3] = 90.0 - np.arcsin(uc[3]) * 90.0 / pi_2
+        uc[4] = 90.0 - np.arcsin(uc[4]) * 90.0 / pi_2
+        uc[5] = 90.0 - np.arcsin(uc[5]) * 90.0 / pi_2
+    elif np.any(uc < 0.0) or np.any(uc[3:] > 180.0):
+        h = unitcell.copy()
+        uc = triclinic_box(h[[0, 1, 3]], h[[1, 2, 4]], h[[3, 4, 5]])
+    return uc

@@ -17,7 +17,7 @@ import MDAnalysis as mda
 import numpy as np
 from MDAnalysis.exceptions import SelectionError
 
-from hese.analysis.frame_readers import direct_xtc, read_generic, read_xtc
+from hese.analysis.frame_readers import direct_reader, read_generic
 from hese.errors import HeseInputError
 
 NM_PER_ANGSTROM = 0.1
@@ -98,8 +98,8 @@ def iter_chunks(
 ) -> Iterator[FrameChunk]:
     """Positions of the atoms ``indices`` over the selected frames, ``chunk_frames`` frames at a time.
 
-    XTC files are read with MDAnalysis' low-level reader straight into the chunk's array, without
-    the per-frame work of a Timestep (see :func:`~hese.analysis.frame_readers.read_xtc`); the
+    XTC and DCD files are read with MDAnalysis' low-level readers straight into the chunk's array,
+    without the per-frame work of a Timestep (see :mod:`hese.analysis.frame_readers`); the
     numbers are the same as those of MDAnalysis' reader, which reads every other format.
 
     Raises
@@ -111,8 +111,7 @@ def iter_chunks(
     indices = np.asarray(indices)
     contiguous = len(indices) > 0 and np.array_equal(indices, np.arange(indices[0], indices[0] + len(indices)))
     atoms = slice(indices[0], indices[0] + len(indices)) if contiguous else indices
-    xtc = direct_xtc(universe.trajectory)
-    read = read_generic if xtc is None else read_xtc
+    direct = direct_reader(universe.trajectory)
     try:
         for begin in range(0, len(selected), chunk_frames):
             numbers = selected[begin : begin + chunk_frames]
@@ -120,14 +119,17 @@ def iter_chunks(
             times = np.empty(len(numbers))
             dims = np.empty((len(numbers), 6))
             try:
-                read(xtc or universe.trajectory, numbers, atoms, angstrom, times, dims)
+                if direct is None:
+                    read_generic(universe.trajectory, numbers, atoms, angstrom, times, dims)
+                else:
+                    direct.read(numbers, atoms, angstrom, times, dims)
             except (OSError, EOFError, ValueError) as err:
                 raise HeseInputError(f"{source}: cannot read frame {numbers[0]}–{numbers[-1]}: {err}") from None
             nm = np.multiply(angstrom, NM_PER_ANGSTROM, dtype=float)
             yield FrameChunk(numbers, times, _boxes_nm(dims, numbers, source), nm)
     finally:
-        if xtc is not None:
-            xtc.close()
+        if direct is not None:
+            direct.close()
 
 
 def _boxes_nm(dims: np.ndarray, numbers: np.ndarray, source: str) -> np.ndarray:

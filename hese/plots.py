@@ -69,7 +69,7 @@ def run_labels(summary: pd.DataFrame, runs: list[str]) -> dict[str, str]:
     columns = {
         "system": rows["system"].astype(str),
         "mixture": rows.apply(mixture, axis=1) if salts else pd.Series("", index=rows.index),
-        "temperature": rows["temperature_k"].map(lambda t: f"{float(t):g} K"),
+        "temperature": rows.apply(_temperature, axis=1),
         "replica": rows["replica"].map(lambda r: f"replica {r}"),
     }
     varying = [v for v in columns.values() if v.nunique() > 1] or [columns["system"]]
@@ -77,6 +77,14 @@ def run_labels(summary: pd.DataFrame, runs: list[str]) -> dict[str, str]:
     if len(set(labels.values())) < len(labels):
         return {run: str(run) for run in rows.index}
     return labels
+
+
+def _temperature(row: pd.Series) -> str:
+    """``253.15 K`` — with ``(T − T_m = +8 K)`` where the run's water model has a known melting point."""
+    text = f"{float(row['temperature_k']):g} K"
+    if pd.notna(row.get("t_minus_tm_k")):
+        text += f" (T − T_m = {float(row['t_minus_tm_k']):+.0f} K)"
+    return text
 
 
 def _legend_outside(where: plt.Axes | plt.Figure, below: bool = False) -> None:
@@ -358,7 +366,8 @@ def tetrahedral(res: Results) -> plt.Figure:
 
 
 def water_entropy(res: Results) -> plt.Figure:
-    """S_q − S₀ of water against temperature per system, with block standard errors."""
+    """S_q − S₀ of water against temperature per system, with block standard errors; a dotted line
+    marks where ice melts in each water model (:data:`hese.species.WATER_MODEL_MELTING_K`)."""
     if "water_entropy" not in res:
         return _no_data("water_entropy", res, "water_entropy")
     table = res.water_entropy
@@ -367,6 +376,11 @@ def water_entropy(res: Results) -> plt.Figure:
         rows = rows.sort_values("temperature_k")
         ax.errorbar(rows["temperature_k"], rows["s_q_j_mol_k"], yerr=rows["s_q_err_j_mol_k"], fmt="o-",
                     capsize=3, color=f"C{k}", label=f"{system} ({neighbours}, {len(rows)} runs)")
+    if "water_melting_k" in table:
+        for (model, melting), _ in table.groupby(["water_model", "water_melting_k"]):
+            ax.axvline(melting, color="0.5", ls=":", lw=1)
+            ax.annotate(f"ice melts in {model}", (melting, 0.02), xycoords=("data", "axes fraction"),
+                        rotation=90, fontsize=7, color="0.4", ha="right", va="bottom")
     return _finish(fig, ax, "T (K)", "S_q − S₀ (J mol⁻¹ K⁻¹)", "tetrahedral entropy of water (± standard error)")
 
 

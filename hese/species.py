@@ -25,6 +25,11 @@ from hese.errors import HeseInputError
 Kind = Literal["cation", "anion", "solvent"]
 FAMILIES = ("organic", "aqueous")
 WATER_MODELS = ("spce", "tip4pew", "opc")
+#: Melting point of ice Ih at 1 bar in each water model (K; None: no source read). SPC/E 215 K and
+#: TIP4P-Ew 245 K: C. Vega et al., J. Phys.: Condens. Matter 17, S3283 (2005), as read in its abstract
+#: (free-energy calculations; C. Vega & S. Blazquez, J. Chem. Phys. 156, 216101 (2022) review the
+#: values). Real water melts at 273.15 K, so a run at T is T − T_m from its own model's melting point.
+WATER_MODEL_MELTING_K: dict[str, float | None] = {"spce": 215.0, "tip4pew": 245.0, "opc": None}
 
 
 @dataclass(frozen=True)

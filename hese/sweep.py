@@ -30,6 +30,7 @@ import pandas as pd
 from hese import composition as comp
 from hese.config import check_name
 from hese.errors import HeseInputError
+from hese.species import WATER_MODEL_MELTING_K
 
 CONCENTRATION_MODES = ("molarity", "molality", "ratio")
 #: The most runs a study may have: a bigger sweep is refused, with its count, before it is expanded.
@@ -177,8 +178,30 @@ def nominal_entropy(composition: Mapping) -> dict[str, float]:
     return {kind: comp.config_entropy_r(comp.sublattice(amounts, kind)) for kind in ("cation", "anion", "solvent")}
 
 
+def water_model_columns(system: Mapping, temperature_k: float) -> dict[str, Any]:
+    """``water_model``, its ice melting point ``water_melting_k`` and ``t_minus_tm_k`` = T − T_m.
+
+    Empty for a system without water; ``t_minus_tm_k`` is NaN where no melting point is known
+    (:data:`hese.species.WATER_MODEL_MELTING_K`).
+    """
+    if not _mentions_water(system["composition"]):
+        return {}
+    model = system.get("force_field", {}).get("water_model", "spce")
+    melting = WATER_MODEL_MELTING_K.get(model)
+    return {"water_model": model, "water_melting_k": math.nan if melting is None else melting,
+            "t_minus_tm_k": math.nan if melting is None else temperature_k - melting}
+
+
+def _mentions_water(value: object) -> bool:
+    """Whether ``water`` is a key anywhere in a composition."""
+    if isinstance(value, Mapping):
+        return any(key == "water" or _mentions_water(v) for key, v in value.items())
+    return False
+
+
 def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
-    """One row per run: id, system, temperature, replica, seed, sweep variables, S_config."""
+    """One row per run: id, system, temperature (and T − T_m of its water model), replica, seed, sweep
+    variables, S_config."""
     rows = []
     for run in runs:
         s = nominal_entropy(run.system["composition"])
@@ -186,6 +209,7 @@ def runs_table(runs: Sequence[Run]) -> pd.DataFrame:
             "run": run.id,
             "system": run.system["name"],
             "temperature_k": run.temperature_k,
+            **water_model_columns(run.system, run.temperature_k),
             "replica": run.replica,
             "seed": run.seed,
             **run.variables,

@@ -89,6 +89,9 @@ def test_run_labels_say_only_what_differs():
     same = summary.assign(x_LiFSI=1.0, x_LiNO3=0.0, temperature_k=300.0, replica=[0, 1, 1])
     assert plots.run_labels(same, ["a", "b"]) == {"a": "replica 0", "b": "replica 1"}
     assert plots.run_labels(same, ["b", "c"]) == {"b": "b", "c": "c"}  # nothing tells them apart: the run ids
+    aqueous = summary.assign(t_minus_tm_k=[53.15, 53.15, 8.15])  # TIP4P-Ew: ice melts at 245 K
+    assert plots.run_labels(aqueous, ["b", "c"]) == {"b": "LiFSI, 298.15 K (T − T_m = +53 K)",
+                                                     "c": "50 % LiFSI + 50 % LiNO3, 253.15 K (T − T_m = +8 K)"}
 
 
 def test_replicas_are_pooled_per_set_with_both_errors():

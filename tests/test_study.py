@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from hese import cli, study
+from hese import cli, study, sweep
 from hese.errors import HeseInputError
 
 
@@ -36,3 +36,29 @@ def test_bad_study_configs(tmp_path, text, message):
     f.write_text(text)
     with pytest.raises(HeseInputError, match=message):
         study.runs(study.load(f), f)
+
+
+def test_aqueous_runs_carry_their_water_models_melting_point():
+    """Every water-containing run states T − T_m of its water model (TIP4P-Ew 245 K, SPC/E 215 K; OPC unknown)."""
+    config = study.load("config/hofmeister-zn.yaml")
+    table = study.runs_table(config, "config/hofmeister-zn.yaml")
+    assert list(table.columns[:7]) == ["study", "run", "system", "temperature_k", "water_model", "water_melting_k",
+                                       "t_minus_tm_k"]
+    assert set(table.water_model) == {"tip4pew"} and set(table.water_melting_k) == {245.0}
+    assert (table.t_minus_tm_k == table.temperature_k - 245.0).all()
+    assert table.loc[table.temperature_k == 193.15, "t_minus_tm_k"].iloc[0] == pytest.approx(-51.85)
+
+    organic = study.runs_table(study.load("config/he-dme.yaml"), "config/he-dme.yaml")
+    assert not {"water_model", "water_melting_k", "t_minus_tm_k"} & set(organic.columns)
+
+
+@pytest.mark.parametrize("water_model, melting", [("spce", 215.0), ("opc", None)])
+def test_melting_point_columns_per_water_model(water_model, melting):
+    system = {"name": "w", "composition": {"ratio": {"LiCl": 1, "water": 3}},
+              "force_field": {"family": "aqueous", "water_model": water_model}}
+    columns = sweep.water_model_columns(system, 250.0)
+    assert columns["water_model"] == water_model
+    if melting is None:
+        assert math.isnan(columns["water_melting_k"]) and math.isnan(columns["t_minus_tm_k"])
+    else:
+        assert columns["t_minus_tm_k"] == 250.0 - melting

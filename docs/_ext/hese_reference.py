@@ -105,7 +105,8 @@ def tables_page() -> str:
              "Generated from `hese.analysis.columns`, the one module that names every column. Each analysis "
              "writes these Parquet tables to its folder; `hese gather` stacks them over the runs of a study "
              "into `results/<study>/tables/`, led by the run's identifiers (`study`, `run`, `system`, "
-             "`temperature_k`, `replica`, `seed`, then the sweep variables).", ""]
+             "`temperature_k`, with water `water_model`, `water_melting_k`, `t_minus_tm_k`, then `replica`, "
+             "`seed`, then the sweep variables).", ""]
     from hese.analysis import registry
 
     listed = set()

@@ -46,7 +46,7 @@ class SystemDefinition:
     cutoff_nm: float
     box_nm: float
     source: str
-    divalent_model: str = ion_models.DEFAULT_DIVALENT_MODEL
+    divalent_model: str
 
     @property
     def counts(self) -> dict[str, int]:
@@ -68,7 +68,8 @@ class SystemDefinition:
             formulation = composition.compose(data["composition"], data["size"], source, ff["family"])
             scale = ff.get("charge_scale", forcefield.DEFAULT_CHARGE_SCALE[ff["family"]])
             files = {s: forcefield.species_file(sp.get(s), ff["family"], ff["water_model"]) for s in formulation.counts}
-            model = ion_models.model_path(ff["divalent_model"], ff["water_model"], forcefield.force_field_dir())
+            divalent_model = ff.get("divalent_model") or ion_models.default_model(ff["family"])
+            model = ion_models.model_path(divalent_model, ff["water_model"], forcefield.force_field_dir())
             if model:
                 families = {s: forcefield.family_of(f) for s, f in files.items()}
                 divalent = ion_models.load(model)
@@ -86,7 +87,7 @@ class SystemDefinition:
                 f"{(need / box) ** 3:.1f}× as many) or a smaller force_field.cutoff_nm"
             )
         return cls(name, formulation, ff["family"], ff["water_model"], float(scale), ff["cutoff_nm"], box, source,
-                   ff["divalent_model"])
+                   divalent_model)
 
 
 def conformer(species: sp.Species, seed: int = 0) -> np.ndarray:
@@ -230,7 +231,8 @@ def build(definition: SystemDefinition, out_dir: str | Path, seed: int = 0) -> d
     modeller = app.Modeller(top, xyz * unit.nanometer)
     files = forcefield.files_for(counts, definition.family, definition.water_model)
     model_file = ion_models.model_path(definition.divalent_model, definition.water_model, forcefield.force_field_dir())
-    recorded = files + ([model_file] if model_file else [])
+    uses_model = model_file is not None and bool(set(ion_models.load(model_file).lj) & set(counts))
+    recorded = files + ([model_file] if uses_model else [])  # the files that gave this box parameters
     if any("<VirtualSite" in f.read_text() for f in files):
         modeller.addExtraParticles(app.ForceField(*[str(f) for f in files]))
     system = forcefield.create_system(

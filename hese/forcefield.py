@@ -105,7 +105,7 @@ def create_system(
     charge_scale: float | None = None,
     cutoff_nm: float = 1.0,
     constraints: object = app.HBonds,
-    divalent_model: str = ion_models.DEFAULT_DIVALENT_MODEL,
+    divalent_model: str | None = None,
 ) -> mm.System:
     """Build the OpenMM System of ``topology`` with hese's rules.
 
@@ -125,18 +125,19 @@ def create_system(
     constraints
         OpenMM constraint mode (water is always rigid).
     divalent_model
-        ``cm`` (default), ``iod`` or ``12-6-4``: the Li–Merz model of the aqueous Mg²⁺ and Zn²⁺
-        (:mod:`hese.ion_models`).
+        ``cm``, ``iod`` or ``12-6-4``: the Li–Merz model of the aqueous Mg²⁺ and Zn²⁺
+        (:mod:`hese.ion_models`); default ``iod`` in the aqueous family, ``cm`` in the organic one.
 
     Returns
     -------
     openmm.System
         PME electrostatics, LJ by the combining rules of this module, ion
-        charges scaled; with ``12-6-4`` also the ion–water-oxygen −C4/r⁴ force.
+        charges scaled; with ``12-6-4`` also the ions' −C4/r⁴ force.
     """
     scale = check_charge_scale(DEFAULT_CHARGE_SCALE[family] if charge_scale is None else charge_scale)
     check_choice("force_field.water_model", water_model, sp.WATER_MODELS)
-    model_file = ion_models.model_path(divalent_model, water_model, force_field_dir())
+    model_file = ion_models.model_path(divalent_model or ion_models.default_model(family), water_model,
+                                       force_field_dir())
     by_residue = residue_species(topology)
     files = files_for([s.name for s in by_residue.values()], family, water_model)
     forcefield = app.ForceField(*[str(f) for f in files])

@@ -138,7 +138,7 @@ def test_model_changes_the_divalent_ions_lj_and_nothing_else(model, water_model)
     top = build.topology_for(counts, box_nm=2.5)
     modeller = app.Modeller(top, np.zeros((top.getNumAtoms(), 3)) * unit.nanometer)
     modeller.addExtraParticles(app.ForceField(*map(str, forcefield.files_for(counts, "aqueous", water_model))))
-    cm = forcefield.create_system(modeller.topology, "aqueous", water_model=water_model)
+    cm = forcefield.create_system(modeller.topology, "aqueous", water_model=water_model, divalent_model="cm")
     other = forcefield.create_system(modeller.topology, "aqueous", water_model=water_model, divalent_model=model)
     names = [a.residue.name for a in modeller.topology.atoms()]
     for name, a, b in zip(names, _particles(cm), _particles(other), strict=True):
@@ -246,3 +246,16 @@ def test_model_for_an_organic_family_ion_is_refused():
         build.SystemDefinition.from_dict(definition, "mg.yaml")
     definition["force_field"]["divalent_model"] = "cm"
     build.SystemDefinition.from_dict(definition, "mg.yaml")
+
+
+def test_default_model_is_iod_in_water_and_cm_in_the_organic_family():
+    """A definition that names no model gets the family's default, recorded in build.json's definition."""
+    aqueous = build.SystemDefinition.from_dict({"name": "zn", "composition": {"counts": {"ZnCl2": 1, "water": 300}},
+                                                "force_field": {"family": "aqueous", "cutoff_nm": 0.8}})
+    organic = build.SystemDefinition.from_dict({"name": "mg", "composition": {"counts": {"Mg(TFSI)2": 1, "DME": 70}},
+                                                "force_field": {"family": "organic", "cutoff_nm": 0.8}})
+    assert (aqueous.divalent_model, organic.divalent_model) == ("iod", "cm")
+    top = build.topology_for({"Zn": 1, "Cl": 2})
+    default = _particles(forcefield.create_system(top, "aqueous", constraints=None))
+    assert default == _particles(forcefield.create_system(top, "aqueous", constraints=None, divalent_model="iod"))
+    assert default != _particles(forcefield.create_system(top, "aqueous", constraints=None, divalent_model="cm"))

@@ -10,7 +10,8 @@ How the numbers in ``hese/data/ion_volumes.yaml`` are derived (run from the chec
    family; ~1000 atoms) is built by ``hese build`` and run by ``hese simulate`` on the CPU:
    minimisation, 2 ps NVT heating, ``--npt-ps`` of NPT at 298.15 K and 1 bar (4 fs, HMR; the barostat
    every 5 steps). The boxes of :data:`CHECK_BOXES` (compositions of ``systems/`` that no reference
-   box has) are run the same way and set beside their estimate, out of the fit.
+   box has) are run the same way and set beside their estimate, out of the fit. ``--water-model`` and
+   ``--divalent-model`` run the aqueous boxes in another model, to check the SPC/E fit there (not to fit).
 2. The box volume V is the mean of the second half of the NPT series, its standard error from the
    statistical inefficiency (pymbar).
 3. The volume is split as :math:`V = \\sum_j N_j v_j + \\sum_i n_i \\phi_i / N_A`: solvent molecules
@@ -84,16 +85,17 @@ SETTINGS = {"platform": "CPU", "hmr": True, "minimize_max_iterations": 500, "hea
             "density_tolerance": 1.0, "seed": 1, "log_every_s": 60}
 
 
-def run_box(name: str, npt_ps: float, workdir: str) -> dict:
-    """Build and simulate one box; its record (:func:`box_record`)."""
+def run_box(name: str, npt_ps: float, workdir: str, force_field: dict | None = None) -> dict:
+    """Build and simulate one box (``force_field``: further options of the aqueous boxes); its record."""
     os.environ.setdefault("OPENMM_CPU_THREADS", "1")
     from hese import build
     from hese.md import Settings, simulate
 
     family, counts = BOXES[name]
     folder = box_folder(workdir, name)
+    options = (force_field or {}) if family == "aqueous" else {}
     definition = build.SystemDefinition.from_dict({"name": "reference", "composition": {"counts": counts},
-                                                   "force_field": {"family": family}})
+                                                   "force_field": {"family": family, **options}})
     build.build(definition, folder / "build", seed=1)
     settings = Settings.from_mapping({**SETTINGS, "equilibration_ps": npt_ps, "max_equilibration_ps": npt_ps})
     simulate(folder / "build", folder / "md", settings)
@@ -223,7 +225,10 @@ def main() -> None:
     parser.add_argument("--from-output", metavar="OUT", help="fit the boxes of an earlier run's output; run nothing")
     parser.add_argument("--from-runs", metavar="WORKDIR", help="fit the finished boxes kept in WORKDIR; run nothing")
     parser.add_argument("--write", metavar="YAML", help="write the fitted volumes here (hese/data/ion_volumes.yaml)")
+    parser.add_argument("--water-model", help="aqueous boxes in this water model (a check of the fit; default spce)")
+    parser.add_argument("--divalent-model", help="aqueous boxes with this divalent_model (a check; default cm)")
     args = parser.parse_args()
+    options = {k: v for k, v in (("water_model", args.water_model), ("divalent_model", args.divalent_model)) if v}
     if args.from_output:
         results = read_output(args.from_output)
     elif args.from_runs:
@@ -234,7 +239,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = args.workdir or tmp
             with ProcessPoolExecutor(args.jobs) as pool:
-                results = list(pool.map(run_box, names, [args.npt_ps] * len(names), [workdir] * len(names)))
+                results = list(pool.map(run_box, names, [args.npt_ps] * len(names), [workdir] * len(names),
+                                        [options] * len(names)))
         print("# reference boxes (second half of NPT)")
         for r in results:
             print(json.dumps(r))

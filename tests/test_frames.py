@@ -133,12 +133,8 @@ def test_boxless_and_triclinic_frames(tmp_path):
         list(frames.iter_chunks(u, idx, source="tilted"))
 
 
-def test_direct_xtc_reading_equals_mdanalysis_reader(tmp_path, monkeypatch):
-    rng = np.random.default_rng(9)
-    boxes, wrapped, _ = _barostat_dynamics(rng, 23, 6, 1.5, 0.05)
-    atoms = _diatomics(rng, wrapped, boxes)
-    top, traj = write_trajectory(tmp_path, [("DIA", ["C1", "O1"], 6)], atoms, boxes, 0.5)
-    u = frames.open_universe(top, [traj])
+def _assert_direct_equals_mdanalysis(u, monkeypatch):
+    """Chunks read by hese's direct reader equal those read through MDAnalysis, for several selections."""
     cases = [(np.arange(12), slice(None), 5), (np.arange(2, 9), slice(3, 20, 4), 2), (np.array([7, 0, 11]), slice(1), 1)]
     for indices, selected, chunk in cases:
         fast = list(frames.iter_chunks(u, indices, selected, chunk))
@@ -149,6 +145,15 @@ def test_direct_xtc_reading_equals_mdanalysis_reader(tmp_path, monkeypatch):
         for a, b in zip(fast, slow, strict=True):
             for field in ("frames", "times_ps", "boxes_nm", "positions_nm"):
                 np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+
+
+def test_direct_xtc_reading_equals_mdanalysis_reader(tmp_path, monkeypatch):
+    rng = np.random.default_rng(9)
+    boxes, wrapped, _ = _barostat_dynamics(rng, 23, 6, 1.5, 0.05)
+    atoms = _diatomics(rng, wrapped, boxes)
+    top, traj = write_trajectory(tmp_path, [("DIA", ["C1", "O1"], 6)], atoms, boxes, 0.5)
+    u = frames.open_universe(top, [traj])
+    _assert_direct_equals_mdanalysis(u, monkeypatch)
     direct = frame_readers.direct_xtc(u.trajectory)
     assert direct is not None
     direct.close()
@@ -166,16 +171,7 @@ def test_direct_dcd_reading_equals_mdanalysis_reader(tmp_path, monkeypatch):
         for _ in u.trajectory:
             writer.write(u.atoms)
     u = frames.open_universe(top, [tmp_path / "t.dcd"])
-    cases = [(np.arange(12), slice(None), 5), (np.arange(2, 9), slice(3, 20, 4), 2), (np.array([7, 0, 11]), slice(1), 1)]
-    for indices, selected, chunk in cases:
-        fast = list(frames.iter_chunks(u, indices, selected, chunk))
-        with monkeypatch.context() as m:
-            m.setattr(frames, "direct_reader", lambda reader: None)
-            slow = list(frames.iter_chunks(u, indices, selected, chunk))
-        assert len(fast) == len(slow) > 0
-        for a, b in zip(fast, slow, strict=True):
-            for field in ("frames", "times_ps", "boxes_nm", "positions_nm"):
-                np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    _assert_direct_equals_mdanalysis(u, monkeypatch)
     direct = frame_readers.direct_reader(u.trajectory)
     assert isinstance(direct, frame_readers.DirectDCD)
     direct.close()

@@ -74,6 +74,15 @@ CHECK_BOXES = {
     "HE-DME 4×0.15 M": ("organic", {"LiFSI": 3, "LiTFSI": 3, "LiDFOB": 3, "LiNO3": 3, "DME": 150}),
 }
 BOXES = {**REFERENCE_BOXES, **CHECK_BOXES}
+#: Experimental density (g/cm³, 298.15 K) of the solution of a box, where one was found: the Laliberté
+#: model of aqueous electrolyte densities (M. Laliberté, J. Chem. Eng. Data 54, 1725 (2009): fits to
+#: reviewed experimental data, standard deviation ≈ 0.0014 g/cm³) evaluated at the box's own molality
+#: (16 or 8 salt units per 450 waters: 1.974 / 0.987 mol/kg; LiCl·3H2O 18.50 mol/kg) with
+#: thermo 0.6.1, thermo.electrochem.Laliberte_density. LiCl cross-checked against the CRC Handbook
+#: (102nd ed., "Concentrative properties of aqueous solutions", 20 °C rows shifted to 25 °C): within
+#: 0.0003 g/cm³. No value was found for ZnBr2, Zn(ClO4)2, ZnCl2·3H2O and Li2ZnCl4·9H2O.
+EXPERIMENT_DENSITY = {"LiCl 2 m": 1.0415, "LiCl·3H2O": 1.2824, "ZnCl2 2 m": 1.1945, "ZnSO4 2 m": 1.2917,
+                      "LiNO3 2 m": 1.0690, "MgCl2 2 m": 1.1345, "LiCl 1 m": 1.0204, "ZnCl2 1 m": 1.1053}
 #: Ions whose φ follows Masson's law φ⁰ + S_v √I in each family (molal ionic strength I): those the
 #: reference boxes hold at several concentrations and one φ cannot fit (Zn²⁺: hexaaqua ions when dilute,
 #: chlorozincates in the hydrates; one φ put ZnCl₂ at 2 mol/kg 7 % light).
@@ -121,7 +130,8 @@ def box_record(name: str, folder: Path) -> dict:
             - npt["time_ps"].iloc[0]), "volume_nm3": float(volume.mean()),
             "volume_err_nm3": float(volume.std(ddof=1) / math.sqrt(n_eff)), "density_g_cm3": float(density.mean()),
             "density_err_g_cm3": float(density.std(ddof=1) / math.sqrt(n_eff)),
-            "start_density_g_cm3": record["composition"]["density_g_cm3"]}
+            "start_density_g_cm3": record["composition"]["density_g_cm3"],
+            "water_model": record.get("water_model", "spce"), "divalent_model": record.get("divalent_model", "cm")}
 
 
 def fit(results: list[dict]) -> dict[str, dict[str, tuple[float, float]]]:
@@ -180,13 +190,16 @@ def estimated_density(record: dict, fitted: dict[str, dict[str, tuple[float, flo
 
 def table(results: list[dict], fitted: dict[str, dict[str, tuple[float, float]]]) -> str:
     """Markdown: every box's estimate against its NPT density (second half), fitted or checked."""
-    lines = ["| box | family | in the fit | estimate (φ) | NPT density | estimate − NPT |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["| box | family | models | in the fit | estimate (φ) | NPT density | estimate − NPT | experiment "
+             "| NPT − experiment |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         est, npt = estimated_density(r, fitted), r["density_g_cm3"]
         err = npt * r["volume_err_nm3"] / r["volume_nm3"]
-        lines.append(f"| {r['box']} | {r['family']} | {'yes' if r['box'] in REFERENCE_BOXES else 'no'} | "
-                     f"{est:.3f} | {npt:.3f} ± {err:.3f} | {100 * (est / npt - 1):+.1f} % |")
+        exp = EXPERIMENT_DENSITY.get(r["box"])
+        models = f"{r.get('water_model', 'spce')}, {r.get('divalent_model', 'cm')}" if r["family"] == "aqueous" else ""
+        lines.append(f"| {r['box']} | {r['family']} | {models} | {'yes' if r['box'] in REFERENCE_BOXES else 'no'} | "
+                     f"{est:.3f} | {npt:.3f} ± {err:.3f} | {100 * (est / npt - 1):+.1f} % | "
+                     + (f"{exp:.4f} | {100 * (npt / exp - 1):+.1f} % |" if exp else "— | — |"))
     return "\n".join(lines)
 
 

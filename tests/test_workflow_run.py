@@ -61,7 +61,9 @@ def test_every_stage_wrote_its_outputs(tiny):
 
 def test_tables_lead_with_the_run_identifiers(tiny):
     res = results.load(tiny / "results/tiny")
-    assert list(res.diffusion.columns[:6]) == ["study", "run", "system", "temperature_k", "replica", "seed"]
+    assert list(res.diffusion.columns[:9]) == ["study", "run", "system", "temperature_k", "water_model",
+                                               "water_melting_k", "t_minus_tm_k", "replica", "seed"]
+    assert res.diffusion["t_minus_tm_k"].iloc[0] == 298.15 - res.diffusion["water_melting_k"].iloc[0]
     assert set(res.diffusion["species"]) == {"Li", "Cl", "water"}
     summary = res.summary
     assert len(summary) == 1 and summary["run"][0] == "tiny-licl_T298.15_r0"

@@ -1,6 +1,6 @@
 """Models of the aqueous family's divalent cations (Mg²⁺, Zn²⁺): ``force_field.divalent_model``.
 
-* ``cm`` (default): the Li–Merz 12-6 "compromise" set of ``aqueous/ions-<water>.xml`` as it is;
+* ``cm``: the Li–Merz 12-6 "compromise" set of ``aqueous/ions-<water>.xml`` as it is;
 * ``iod``: the Li–Merz 12-6 set fitted to the ion–oxygen distance (``aqueous/divalent-iod-<water>.xml``);
 * ``12-6-4``: the Li–Merz 12-6-4 model (``aqueous/divalent-1264-<water>.xml``): its own 12-6
   σ, ε and, for each pair of an ion i with an atom j, an extra induced-dipole term
@@ -70,8 +70,8 @@ class DivalentModel:
         """
         (_, ref_species, ref_atom), *_ = self.c4
         reference = self.polarizability[ref_species, ref_atom]
-        by_residue = {s.residue: s.name for s in sp.registry().values()}
-        names = [by_residue.get(atom.residue.name, atom.residue.name) for atom in topology.atoms()]
+        names = [name or atom.residue.name for name, atom in zip(_species_names(topology), topology.atoms(),
+                                                                  strict=True)]
         self.check_species(names)
         return [self.polarizability.get((name, atom.name), 0.0) / reference
                 for name, atom in zip(names, topology.atoms(), strict=True)]
@@ -86,6 +86,12 @@ class DivalentModel:
                 f"{FIELD}: {self.name!r} needs the polarizability of every species for its C4 pairs "
                 f"({self.path.name}) and has none for {', '.join(missing)}; use 'iod' or 'cm'"
             )
+
+
+def _species_names(topology: app.Topology) -> list[str | None]:
+    """The registry species name of each atom's residue (None for a residue the registry lacks)."""
+    by_residue = {s.residue: s.name for s in sp.registry().values()}
+    return [by_residue.get(atom.residue.name) for atom in topology.atoms()]
 
 
 def default_model(family: str) -> str:
@@ -146,11 +152,10 @@ def apply_divalent_model(
     Li–Merz parameters for the aqueous ions.
     """
     nonbonded = next(f for f in system.getForces() if isinstance(f, mm.NonbondedForce))
-    by_residue = {s.residue: s.name for s in sp.registry().values()}
-    check_families(model, {by_residue.get(a.residue.name): particle_family[a.index] for a in topology.atoms()})
+    names = _species_names(topology)
+    check_families(model, {name: particle_family[i] for i, name in enumerate(names)})
     changed = []
-    for atom in topology.atoms():
-        name = by_residue.get(atom.residue.name)
+    for atom, name in zip(topology.atoms(), names, strict=True):
         if name not in model.lj:
             continue
         sigma, eps = model.lj[name]
@@ -182,9 +187,8 @@ def add_c4_force(system: mm.System, topology: app.Topology, model: DivalentModel
     """
     if not model.c4:
         return None
-    by_residue = {s.residue: s.name for s in sp.registry().values()}
     c4_of = {ion: value for (ion, _, _), value in model.c4.items()}
-    c = [c4_of.get(by_residue.get(atom.residue.name), 0.0) for atom in topology.atoms()]
+    c = [c4_of.get(name, 0.0) for name in _species_names(topology)]
     ions = [i for i, value in enumerate(c) if value]
     if not ions:
         return None

@@ -229,6 +229,9 @@ def read_output(path: str) -> list[dict]:
 
 
 def main() -> None:
+    from hese.ion_models import DIVALENT_MODELS
+    from hese.species import WATER_MODELS
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--npt-ps", type=float, default=80.0)
     parser.add_argument("--jobs", type=int, default=1)
@@ -238,8 +241,10 @@ def main() -> None:
     parser.add_argument("--from-output", metavar="OUT", help="fit the boxes of an earlier run's output; run nothing")
     parser.add_argument("--from-runs", metavar="WORKDIR", help="fit the finished boxes kept in WORKDIR; run nothing")
     parser.add_argument("--write", metavar="YAML", help="write the fitted volumes here (hese/data/ion_volumes.yaml)")
-    parser.add_argument("--water-model", help="aqueous boxes in this water model (a check of the fit; default spce)")
-    parser.add_argument("--divalent-model", help="aqueous boxes with this divalent_model (a check; default cm)")
+    parser.add_argument("--water-model", choices=WATER_MODELS,
+                        help="aqueous boxes in this water model (a check of the fit; default spce)")
+    parser.add_argument("--divalent-model", choices=DIVALENT_MODELS,
+                        help="aqueous boxes with this divalent_model (default: the aqueous family's, iod)")
     args = parser.parse_args()
     options = {k: v for k, v in (("water_model", args.water_model), ("divalent_model", args.divalent_model)) if v}
     if args.from_output:

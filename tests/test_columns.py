@@ -12,7 +12,7 @@ UNITLESS = {col.SPECIES, col.METHOD, col.CHARGES, col.NEIGHBOURS, col.SLOPE_LOGL
             col.CATION, col.PARTNER, col.ANION, col.SHELL, col.G_R, col.CN_RUNNING, col.CUTOFF_SOURCE, col.CN_MOLECULES,
             col.CN_ATOMS, col.N_CATIONS, col.FRACTION, col.COUNT, col.N_COMPOSITIONS, col.N_OBSERVATIONS,
             col.SSIP_FRACTION, col.CIP_FRACTION, col.AGG_FRACTION, col.N_IONS, col.N_CATION, col.N_ANION,
-            col.NET_CHARGE, col.N_ZN, col.ZN_FRACTION, col.MEASURED,
+            col.NET_CHARGE, col.N_ZN, col.ZN_FRACTION, col.BOUND_FRACTION, col.MEASURED,
             col.SPECIES_I, col.SPECIES_J, col.T, col.DECAYED}
 
 

@@ -16,7 +16,7 @@ from hese.analysis.solvation import analyze_solvation
 
 LI, SOL, ANI = ("LI", ["Li"]), ("SOL", ["O1", "C1"]), ("ANI", ["O1", "O2", "S1"])
 BOX = 3.0
-TABLES = ("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters", "residence",
+TABLES = ("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "bound_fraction", "clusters", "residence",
           "coordination_timeseries")
 
 
@@ -236,3 +236,27 @@ def test_shell_labels_keep_names_that_end_in_a_digit_apart_from_their_counts():
     assert speciation.shell_label([1], ["PF6"]) == "PF6×1" and speciation.shell_label([0, 0], ["DME", "NO3"]) == "empty"
     label = speciation.shell_label([12, 3], ["NO3", "SO4"])
     assert [part.rsplit("×", 1) for part in label.split("·")] == [["NO3", "12"], ["SO4", "3"]]
+
+
+def test_bound_fraction_counts_a_shared_molecule_once_per_cation_type_and_overall(tmp_path):
+    """Li0 and Zn share SOL0; Li0 and Li1 share SOL1; SOL2 and SOL3 are free: Li 2/4, Zn 1/4, any 2/4."""
+    li, zn = [(1.0, 1.0, 1.0), (1.0, 1.5, 1.0)], [(1.5, 1.0, 1.0)]
+    oxygens = [(1.25, 1.0, 1.0), (0.9, 1.25, 1.0), (2.5, 2.5, 2.5), (2.5, 0.5, 0.5)]
+    sol = [a for o in oxygens for a in (o, (o[0], o[1], o[2] + 0.1))]
+    molecules = [(*LI, 2), ("ZN", ["Zn"], 1), (*SOL, 4)]
+    top, traj = write_trajectory(tmp_path, molecules, _shifted(np.array(li + zn + sol), 4, seed=4), np.full(3, BOX))
+    source = file_source(top, [traj], cations=["Li=resname LI", "Zn=resname ZN"], solvents=["SOL=resname SOL and name O1"],
+                         charges=["Zn=2"])
+    result = analyze_solvation(source, {(None, "SOL"): 0.3}, n_blocks=2)
+    bound = result.bound_fraction.set_index(col.CATION)
+    assert list(result.bound_fraction.columns) == list(col.TABLES["bound_fraction"])
+    assert bound[col.BOUND_FRACTION].to_dict() == {"Li": 0.5, "Zn": 0.25, "any": 0.5}
+    assert (bound[col.BOUND_FRACTION_ERR] == 0).all() and (bound[col.N_MOLECULES] == 4).all()
+    assert result.coordination.set_index(col.CATION).loc["Li", col.CN_MOLECULES] == 1.5  # 3 memberships, 2 molecules
+    assert result.summary["bound_fraction"] == {"Li": {"SOL": 0.5}, "Zn": {"SOL": 0.25}, "any": {"SOL": 0.5}}
+
+
+def test_bound_fraction_of_the_constructed_shells(shells_run):
+    _, result = shells_run
+    bound = result.bound_fraction.set_index([col.CATION, col.PARTNER])[col.BOUND_FRACTION].to_dict()
+    assert bound == {("Li", "SOL"): 5 / 6, ("Li", "ANI"): 0.5, ("any", "SOL"): 5 / 6, ("any", "ANI"): 0.5}

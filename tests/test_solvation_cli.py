@@ -14,8 +14,8 @@ from openmm import app, unit
 from hese import build
 from hese.analysis import columns as col
 
-TABLES = ("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters", "residence",
-          "coordination_timeseries", "zn_chains")
+TABLES = ("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "bound_fraction", "clusters",
+          "residence", "coordination_timeseries", "zn_chains")
 
 
 @pytest.fixture(scope="module")

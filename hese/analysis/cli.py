@@ -363,15 +363,16 @@ def _report(result, args: argparse.Namespace, headline: str, tables: list, notes
 
 registry.register(registry.Analysis(
     "solvation",
-    help="RDFs and cutoffs, coordination numbers, speciation, shell entropy, ion pairing, ion clusters, "
-         "residence times",
+    help="RDFs and cutoffs, coordination numbers, speciation, shell entropy, ion pairing, bound fractions, "
+         "ion clusters, residence times",
     description="Writes rdf.parquet, coordination.parquet, speciation.parquet, shell_entropy.parquet, "
-                "ion_pairing.parquet, clusters.parquet, residence.parquet, coordination_timeseries.parquet (and "
-                "zn_chains.parquet with Zn and Cl) and summary.json to --out. A hese --run takes its cations, "
-                "anions, solvents and coordinating atoms from build.json and the species registry.",
+                "ion_pairing.parquet, bound_fraction.parquet, clusters.parquet, residence.parquet, "
+                "coordination_timeseries.parquet (and zn_chains.parquet with Zn and Cl) and summary.json to --out. "
+                "A hese --run takes its cations, anions, solvents and coordinating atoms from build.json and the "
+                "species registry.",
     add_arguments=_solvation_arguments, run=_solvation,
-    tables=("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "clusters", "residence",
-            "coordination_timeseries", "zn_chains"),
+    tables=("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "bound_fraction", "clusters",
+            "residence", "coordination_timeseries", "zn_chains"),
     plots=("rdf", "speciation", "shell_entropy", "clusters", "coordination_timeseries", "residence"),
     options=_solvation_options, threads=lambda settings: settings["solvation"]["workers"],
 ))

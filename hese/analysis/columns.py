@@ -112,6 +112,8 @@ N_ANION = "n_anion"
 NET_CHARGE = "net_charge"
 N_ZN = "n_zn"
 ZN_FRACTION = "zn_fraction"
+BOUND_FRACTION = "bound_fraction"
+BOUND_FRACTION_ERR = "bound_fraction_err"
 
 # residence times (solvation)
 TAU_CONTINUOUS_PS = "tau_continuous_ps"
@@ -152,6 +154,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     ),
     "clusters": (N_IONS, N_CATION, N_ANION, NET_CHARGE, COUNT, FRACTION),
     "zn_chains": (N_ZN, COUNT, FRACTION, ZN_FRACTION),
+    "bound_fraction": (CATION, PARTNER, BOUND_FRACTION, N_MOLECULES, N_FRAMES, BOUND_FRACTION_ERR),
     "residence": (
         CATION, PARTNER, TAU_CONTINUOUS_PS, TAU_INTERMITTENT_PS, DECAYED,
         TAU_CONTINUOUS_ERR_PS, TAU_INTERMITTENT_ERR_PS,
@@ -209,7 +212,8 @@ DESCRIPTIONS: dict[str, str] = {
     R_OO_MAX_NM: "hydrogen-bond criterion: largest donor–acceptor O···O distance (nm)",
     ANGLE_MAX_DEG: "hydrogen-bond criterion: largest H–O_donor···O_acceptor angle (degrees)",
     HBONDS_PER_MOLECULE_ERR: "standard error of hbonds_per_molecule from independent time blocks",
-    CATION: "cation species (registry name for hese runs, NAME of --cation otherwise)",
+    CATION: "cation species (registry name for hese runs, NAME of --cation otherwise; in bound_fraction also "
+            "'any': every cation)",
     PARTNER: "partner species of the cation: a solvent or an anion",
     ANION: "anion species",
     SHELL: "shell composition label: NAME×COUNT of each partner joined by ·, e.g. DME×2·FSI×1 (empty: no partner)",
@@ -255,6 +259,9 @@ DESCRIPTIONS: dict[str, str] = {
     NET_CHARGE: "net formal charge of the cluster (e)",
     N_ZN: "Zn ions in a Cl-bridged chain (its length)",
     ZN_FRACTION: "fraction of all Zn (over all analysed frames) that sit in chains of this length",
+    BOUND_FRACTION: "fraction of the partner's molecules inside the shell of at least one cation of this type (cation "
+                    "'any': of any cation), averaged over frames; a molecule shared by two cations counts once",
+    BOUND_FRACTION_ERR: "standard error of bound_fraction from independent time blocks",
     TAU_CONTINUOUS_PS: "continuous residence time Δt Σ_k C_c(kΔt), C_c = ⟨h(0) H(t)⟩ / ⟨h(0)⟩: how long a partner "
                        "molecule found in a cation's shell stays without leaving (ps); null if the partner has no "
                        "shell or was never in one",

@@ -104,3 +104,29 @@ def ion_pairing(sh: Shells, system: SolvationSystem, n_frames: int, n_blocks: in
     blocks = np.stack([per_frame[block == b].mean(axis=0) for b in range(n_blocks)])  # (n_blocks, T, 3)
     errors = np.apply_along_axis(standard_error, 0, blocks) if n_types else np.zeros((0, 3))
     return {"fractions": per_frame.mean(axis=0).reshape(n_types, 3), "errors": errors.reshape(n_types, 3)}
+
+
+def bound_fractions(sh: Shells, system: SolvationSystem, n_frames: int, n_blocks: int) -> dict[str, np.ndarray]:
+    """Fraction of each partner's molecules in the shell of at least one cation, per cation type and of any.
+
+    .. math:: f_{t,p} = \\frac{1}{N_p}\\left\\langle \\left|\\{m \\in p : m \\in \\text{shell}(c)
+              \\text{ for some cation } c \\text{ of type } t\\}\\right| \\right\\rangle_\\text{frames}
+
+    A molecule shared by two cations counts once, so :math:`f_{t,p} \\le \\min(1, N_t\\,CN_{t,p}/N_p)`.
+    Returns arrays (n_cation_types + 1, n_partners) under ``fractions`` and ``errors`` (block
+    standard errors); the last row is any cation (type ignored).
+    """
+    n_types, n_partners = len(system.cations), len(system.partners)
+    n_molecules = len(system.molecule_type)
+    per_frame = np.zeros((n_frames, n_types + 1, n_partners))
+    frame = sh.frame.astype(np.int64)
+    cation_type = system.cation_type[sh.cation]
+    for row, group in enumerate([*(cation_type == t for t in range(n_types)), np.ones(len(frame), bool)]):
+        key = np.unique(frame[group] * n_molecules + sh.molecule[group])
+        f, molecule = np.divmod(key, max(n_molecules, 1))
+        per_frame[:, row, :] = np.bincount(f * n_partners + system.molecule_type[molecule],
+                                           minlength=n_frames * n_partners).reshape(n_frames, n_partners)
+    per_frame /= np.maximum(system.n_molecules, 1)[None, None, :]
+    block = block_of_frame(n_frames, n_blocks)
+    blocks = np.stack([per_frame[block == b].mean(axis=0) for b in range(n_blocks)])
+    return {"fractions": per_frame.mean(axis=0), "errors": np.apply_along_axis(standard_error, 0, blocks)}

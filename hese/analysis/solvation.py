@@ -59,7 +59,7 @@ from hese.analysis.contacts import PassData, SolvationSystem
 from hese.analysis.cutoffs import contact_pass, cutoff_table, first_box, open_input
 from hese.analysis.frames import CHUNK_FRAMES
 from hese.analysis.inputs import Source
-from hese.analysis.shells import coordination_numbers, ion_pairing, shells
+from hese.analysis.shells import bound_fractions, coordination_numbers, ion_pairing, shells
 from hese.analysis.speciation import N_BOOTSTRAP, speciation
 from hese.analysis.tables import write_table
 from hese.errors import HeseInputError
@@ -77,7 +77,7 @@ class SolvationResult:
     Tables (columns: :data:`hese.analysis.columns.TABLES`, speciation:
     :func:`hese.analysis.columns.speciation_columns`; every column is described in
     :data:`hese.analysis.columns.DESCRIPTIONS`): ``rdf``, ``coordination``, ``speciation``,
-    ``shell_entropy``, ``ion_pairing``, ``clusters``, ``residence``, ``coordination_timeseries``
+    ``shell_entropy``, ``ion_pairing``, ``bound_fraction``, ``clusters``, ``residence``, ``coordination_timeseries``
     and, for systems with Zn and Cl, ``zn_chains`` (else None). ``summary`` holds the headline
     numbers (keys: :func:`hese.analysis.solvation_tables.summary`). ``system`` and ``data`` are
     the resolved atoms and the collected contacts; :meth:`with_cutoffs` re-derives everything for
@@ -89,6 +89,7 @@ class SolvationResult:
     speciation: pd.DataFrame
     shell_entropy: pd.DataFrame
     ion_pairing: pd.DataFrame
+    bound_fraction: pd.DataFrame
     clusters: pd.DataFrame
     residence: pd.DataFrame
     coordination_timeseries: pd.DataFrame
@@ -107,6 +108,7 @@ class SolvationResult:
             write_table(self.speciation, out / "speciation.parquet", col.speciation_columns(self.system.partners)),
             write_table(self.shell_entropy, out / "shell_entropy.parquet", col.TABLES["shell_entropy"]),
             write_table(self.ion_pairing, out / "ion_pairing.parquet", col.TABLES["ion_pairing"]),
+            write_table(self.bound_fraction, out / "bound_fraction.parquet", col.TABLES["bound_fraction"]),
             write_table(self.clusters, out / "clusters.parquet", col.TABLES["clusters"]),
             write_table(self.residence, out / "residence.parquet", col.TABLES["residence"]),
             write_table(self.coordination_timeseries, out / "coordination_timeseries.parquet",
@@ -223,6 +225,7 @@ def conclude(data: PassData, system: SolvationSystem, settings: dict) -> Solvati
         "speciation": st.speciation_table(system, spec),
         "shell_entropy": st.entropy_table(system, spec, cn, settings["n_bootstrap"]),
         "ion_pairing": st.pairing_table(system, pairing, n_frames),
+        "bound_fraction": st.bound_table(system, bound_fractions(sh, system, n_frames, n_blocks), n_frames),
         "clusters": ions.table,
         "residence": residence,
         "coordination_timeseries": rt.timeseries_table(cn["frames_molecules"], system, sources, data.times_ps),

@@ -93,6 +93,16 @@ def pairing_table(system: SolvationSystem, pairing: dict, n_frames: int) -> pd.D
     return pd.DataFrame(rows, columns=list(col.TABLES["ion_pairing"]))
 
 
+def bound_table(system: SolvationSystem, bound: dict, n_frames: int) -> pd.DataFrame:
+    rows = []
+    for a, cation in enumerate([*system.cations, "any"]):
+        for b, partner in enumerate(system.partners):
+            rows.append({col.CATION: cation, col.PARTNER: partner, col.BOUND_FRACTION: bound["fractions"][a, b],
+                         col.N_MOLECULES: int(system.n_molecules[b]), col.N_FRAMES: n_frames,
+                         col.BOUND_FRACTION_ERR: bound["errors"][a, b]})
+    return pd.DataFrame(rows, columns=list(col.TABLES["bound_fraction"]))
+
+
 def ion_clusters(sh: Shells, system: SolvationSystem, n_frames: int) -> cl.IonClusters:
     anion_molecules = np.flatnonzero(np.isin(system.molecule_type, system.anions))
     anion_of = np.full(len(system.molecule_type), -1)
@@ -133,7 +143,8 @@ def summary(data, system, settings, tables, used, sources, ions, chains, pairing
     cutoff_nm and source); ``coordination`` (cation → partner → cn_molecules, cn_atoms,
     cn_molecules_err); ``shell_entropy`` (cation → S_shell in R and J mol⁻¹ K⁻¹, its interval,
     S_mix, numbers of compositions and observations, the three most common shells);
-    ``ion_pairing`` (anion → ssip, cip, agg); ``clusters`` (number, mean and ion-weighted mean
+    ``ion_pairing`` (anion → ssip, cip, agg); ``bound_fraction`` (cation or ``any`` → partner →
+    fraction of its molecules in a shell); ``clusters`` (number, mean and ion-weighted mean
     size, largest, free fraction of all ions and per species); ``zn_chains`` (number, mean and
     Zn-weighted mean length, longest, bridged Zn fraction; null without Zn and Cl);
     ``residence_tolerance_ps`` (t*) and ``residence`` (cation → partner → the columns of the
@@ -190,6 +201,8 @@ def summary(data, system, settings, tables, used, sources, ions, chains, pairing
         "ion_pairing": {system.partners[b]: dict(zip(("ssip", "cip", "agg"),
                                                      map(json_number, pairing["fractions"][k]), strict=True))
                         for k, b in enumerate(system.anions)},
+        "bound_fraction": {cation: {r[col.PARTNER]: json_number(r[col.BOUND_FRACTION]) for _, r in rows.iterrows()}
+                           for cation, rows in tables["bound_fraction"].groupby(col.CATION, sort=False)},
         "clusters": ions.summary,
         "zn_chains": None if chains is None else chains.summary,
         "residence_tolerance_ps": json_number(settings["residence_tolerance_ps"]),

@@ -18,6 +18,9 @@ from openmm import unit
 
 from hese.errors import HeseInputError
 from hese.md import SimulationError, StopRequested, simulate
+from hese.md.control import StopFlag
+from hese.md.engine import MDRun
+from hese.md.inputs import BuildInputs
 from hese.md.reporters import THERMO_COLUMNS, xtc_times
 from hese.md.settings import Settings
 
@@ -86,6 +89,24 @@ def test_npt_production_and_hmr(box, tmp_path):
     assert done["timestep_fs"] == 4.0 and set(done["stages"]) == {"npt", "production"}
     _, thermo = _check_outputs(tmp_path / "md", settings)
     assert thermo["volume_nm3"].std() > 0
+
+
+def test_annealing_holds_then_cools_before_npt(box, tmp_path):
+    settings = Settings.from_mapping({**QUICK, "anneal_k": 450, "anneal_ps": 2.0, "anneal_cool_ps": 1.0})
+    done = simulate(box, tmp_path / "md", settings)
+    assert list(done["stages"]) == ["heating", "anneal", "npt", "production"]
+    assert done["stages"]["anneal"]["ps"] == 3.0
+    equil = pd.read_parquet(tmp_path / "md" / "equilibration.parquet")
+    assert list(equil["stage"].unique()) == ["heating", "anneal", "npt"]
+    anneal = equil[equil["stage"] == "anneal"]
+    assert len(anneal) == 30
+    # the thermostat (1/ps) reaches 450 K within the first ps of the hold: 216 waters fluctuate by
+    # about 18 K a sample, so the mean of the second ps is some 8σ of its mean above 380 K
+    assert anneal["temperature_k"].iloc[10:20].mean() > 380
+    schedule = MDRun(BuildInputs.read(box), tmp_path / "x", settings, StopFlag())._stage("anneal").temperature
+    steps = settings.steps("anneal_ps")
+    assert [schedule(0), schedule(steps - 1), schedule(steps + settings.steps("anneal_cool_ps") // 2),
+            schedule(steps + settings.steps("anneal_cool_ps"))] == pytest.approx([450, 450, (450 + 298.15) / 2, 298.15])
 
 
 def test_kill_9_then_rerun_gives_an_exact_gap_free_trajectory(box, tmp_path):

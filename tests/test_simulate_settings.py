@@ -43,6 +43,11 @@ def test_mapping_fills_defaults_and_time_step_follows_hmr():
     ({"production_ps": 15, "save_every_ps": 10}, r"src: production_ps: 15 ps is not a whole positive multiple of save_every_ps \(10 ps\)"),
     ({"equilibration_ps": 100, "max_equilibration_ps": 50}, r"src: max_equilibration_ps: 50 ps is shorter than equilibration_ps"),
     ({"heating_start_k": 400}, r"src: heating_start_k: 400 K is above temperature_k"),
+    ({"anneal_k": 250, "anneal_ps": 10}, r"src: anneal_k: 250 K is not above temperature_k \(298.15 K\)"),
+    ({"anneal_k": 450}, r"src: anneal_ps: 0 ps: annealing at anneal_k \(450 K\) needs a positive time"),
+    ({"anneal_ps": 10}, r"src: anneal_ps: 10 ps of annealing needs anneal_k"),
+    ({"anneal_k": 450, "anneal_ps": 10, "anneal_cool_ps": 0.3}, r"src: anneal_cool_ps: 0.3 ps is not a whole positive "
+                                                                 r"multiple of thermo_every_ps"),
 ])
 def test_bad_settings_name_the_field_and_what_is_allowed(bad, message):
     with pytest.raises(HeseInputError, match=message):

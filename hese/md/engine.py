@@ -1,10 +1,10 @@
-"""``hese simulate``: minimisation, NVT heating, NPT equilibration, production, with restart.
+"""``hese simulate``: minimisation, NVT heating, optional annealing, NPT equilibration, production, with restart.
 
 Layout of ``MD_DIR``::
 
     trajectory.xtc           production frames every save_every_ps (molecules whole), nm
     thermo.parquet           production thermo rows every thermo_every_ps
-    equilibration.parquet    heating and NPT thermo rows (column ``stage``; time from the stage start)
+    equilibration.parquet    heating, annealing and NPT thermo rows (column ``stage``; time from the stage start)
     equilibration.json       detected equilibration time, mean density, molarity reached, production box
     final_state.xml          OpenMM State at the end of production
     simulate.log             the log of every job that worked on the run
@@ -55,7 +55,9 @@ from hese.md.stages import (
 
 log = logging.getLogger("hese.md")
 RESTART = "restart"
-MD_STAGES = ("heating", "npt", "production")
+MD_STAGES = ("heating", "anneal", "npt", "production")
+#: Offset of each stage's random seed from the run's (anneal last, so runs without it keep their noise).
+SEED_OFFSET = {"heating": 1, "npt": 2, "production": 3, "anneal": 4}
 
 
 @contextmanager
@@ -173,10 +175,12 @@ class MDRun:
                               "build_system_sha256": self.inputs.system_sha256,
                               "build": str(self.inputs.folder), "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
         rec = self.inputs.record
-        log.info("hese simulate %s: %d atoms, box %.3f nm; %g K, %g bar, time step %g fs%s; heating %g ps, NPT "
+        anneal = (f"; annealing {s.anneal_ps:g} ps at {s.anneal_k:g} K, cooling {s.anneal_cool_ps:g} ps"
+                  if s.anneal_k is not None else "")
+        log.info("hese simulate %s: %d atoms, box %.3f nm; %g K, %g bar, time step %g fs%s; heating %g ps%s, NPT "
                  "%g–%g ps, production %g ps %s; seed %d", rec.get("name", "?"), self.system.getNumParticles(),
                  rec.get("box_nm", float("nan")), s.temperature_k, s.pressure_bar, s.dt_fs,
-                 " (HMR)" if s.hmr else "", s.heating_ps, s.equilibration_ps, s.max_equilibration_ps,
+                 " (HMR)" if s.hmr else "", s.heating_ps, anneal, s.equilibration_ps, s.max_equilibration_ps,
                  s.production_ps, s.ensemble.upper(), self.seed)
         if s.dt_fs > 2.5 and not s.hmr:
             log.info("warning: a %g fs time step without hmr is likely to be unstable", s.dt_fs)
@@ -213,7 +217,9 @@ class MDRun:
     def _stage(self, name: str) -> Stage | None:
         s = self.settings
         T = s.temperature_k
-        later = {"heating": s.steps("equilibration_ps") + s.steps("production_ps"),
+        anneal = self._anneal_steps()
+        later = {"heating": sum(anneal) + s.steps("equilibration_ps") + s.steps("production_ps"),
+                 "anneal": s.steps("equilibration_ps") + s.steps("production_ps"),
                  "npt": s.steps("production_ps"), "production": 0}[name]
         if name == "heating":
             n = s.steps("heating_ps")
@@ -226,19 +232,35 @@ class MDRun:
 
             return Stage("heating", n, False, ramp, self._from("minimize", velocities_k=s.heating_start_k),
                          later_steps=later)
+        if name == "anneal":
+            if s.anneal_k is None:
+                return None
+            hold, cool = anneal
+            hot = s.anneal_k
+
+            def anneal_schedule(step: int) -> float:
+                return hot if step < hold or cool == 0 else hot + (T - hot) * min(1.0, (step - hold) / cool)
+
+            start = self._from("heating") if s.steps("heating_ps") else self._from("minimize", velocities_k=hot)
+            return Stage("anneal", hold + cool, False, anneal_schedule, start, later_steps=later)
         if name == "npt":
-            start = (self._from("heating") if s.steps("heating_ps") else
+            start = (self._from("anneal") if s.anneal_k is not None else
+                     self._from("heating") if s.steps("heating_ps") else
                      self._from("minimize", velocities_k=T))
             return Stage("npt", s.steps("equilibration_ps"), True, lambda step: T, start, extend=self._extend,
                          later_steps=later)
         return Stage("production", s.steps("production_ps"), s.ensemble == "npt", lambda step: T,
                      self._production_start, save_steps=s.save_steps)
 
+    def _anneal_steps(self) -> tuple[int, int]:
+        """Steps held at anneal_k and steps of the cooling (0, 0 without annealing)."""
+        s = self.settings
+        return (s.steps("anneal_ps"), s.steps("anneal_cool_ps")) if s.anneal_k is not None else (0, 0)
+
     def runner(self, name: str) -> StageRunner:
         """The runner of one MD stage."""
-        offset = MD_STAGES.index(name) + 1  # different noise in each stage
         return StageRunner(self._stage(name), self.system, self.settings, self.choice, self.restart / name,
-                           self.stop, self.seed + offset)
+                           self.stop, self.seed + SEED_OFFSET[name])  # different noise in each stage
 
     def _from(self, previous: str, velocities_k: float | None = None):
         def start(context: mm.Context) -> None:
@@ -316,7 +338,7 @@ class MDRun:
         thermo = read_thermo(prod.folder, chunks)
         atomic_write(self.out / layout.THERMO, parquet_bytes(thermo))
         parts = []
-        for name in ("heating", "npt"):
+        for name in ("heating", "anneal", "npt"):
             r = self.runner(name) if self._stage(name) is not None else None
             if r is not None and r.progress is not None:
                 parts.append(read_thermo(r.folder, r.progress.chunks).assign(stage=name))

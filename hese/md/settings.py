@@ -44,6 +44,9 @@ class Settings:
     minimize_max_iterations: int = 0
     heating_ps: float = 20.0
     heating_start_k: float = 50.0
+    anneal_k: float | None = None
+    anneal_ps: float = 0.0
+    anneal_cool_ps: float = 0.0
     equilibration_ps: float = 500.0
     equilibration_extend_ps: float = 250.0
     max_equilibration_ps: float = 2000.0
@@ -149,9 +152,10 @@ class Settings:
                       ("save_every_ps", "heating_ps", "equilibration_ps", "equilibration_extend_ps",
                        "max_equilibration_ps")]
         multiples.append(("production_ps", self.production_ps, self.save_every_ps, "save_every_ps"))
+        multiples += [(f, getattr(self, f), thermo, "thermo_every_ps") for f in ("anneal_ps", "anneal_cool_ps")]
         for field, value, unit_ps, what in multiples:
             n = value / unit_ps
-            if value <= 0 and field == "heating_ps":
+            if value <= 0 and field in ("heating_ps", "anneal_ps", "anneal_cool_ps"):
                 continue
             if n < 0.5 or abs(n - round(n)) > 1e-6 * max(1.0, n):
                 self._fail(field, f"{value:g} ps is not a whole positive multiple of {what} ({unit_ps:g} ps)")
@@ -161,9 +165,23 @@ class Settings:
         if self.heating_start_k > self.temperature_k:
             self._fail("heating_start_k", f"{self.heating_start_k:g} K is above temperature_k "
                        f"({self.temperature_k:g} K)")
+        self._check_anneal()
         if self.checkpoint_every_min <= 0 or self.log_every_s <= 0:
             field = "checkpoint_every_min" if self.checkpoint_every_min <= 0 else "log_every_s"
             self._fail(field, f"{getattr(self, field)!r} is not positive")
+
+    def _check_anneal(self) -> None:
+        if self.anneal_k is None:
+            for field in ("anneal_ps", "anneal_cool_ps"):
+                if getattr(self, field) > 0:
+                    self._fail(field, f"{getattr(self, field):g} ps of annealing needs anneal_k (the annealing "
+                               "temperature); set it, or leave annealing out with anneal_ps: 0")
+            return
+        if self.anneal_k <= self.temperature_k:
+            self._fail("anneal_k", f"{self.anneal_k:g} K is not above temperature_k ({self.temperature_k:g} K)")
+        if self.anneal_ps <= 0:
+            self._fail("anneal_ps", f"{self.anneal_ps:g} ps: annealing at anneal_k ({self.anneal_k:g} K) needs a "
+                       "positive time")
 
 
 def thermo_interval_for(save_every_ps: float, preferred_ps: float = 1.0) -> float:

@@ -22,7 +22,7 @@ demo: $(STAMP)
 	@echo "demo finished: tables in results/demo/tables, plots in results/demo/plots, report results/demo/report.html"
 
 lint: $(STAMP)
-	$(BIN)/ruff check hese tests benchmarks docs
+	$(BIN)/ruff check hese tests benchmarks docs validation
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/snakemake --lint --configfile config/demo.yaml
 
 # The documentation site (docs/) into docs/_build/html; warnings are errors. The tutorial notebook

@@ -177,13 +177,12 @@ def add_c4_force(system: mm.System, topology: app.Topology, model: DivalentModel
     C4 α_Cl/α_Ow, a pair of two ions of different types the sum of both terms and two ions of the
     same type one term, as ParmEd's ``add12_6_4``. One interaction group {ions} × {atoms with
     w > 0, ions included} (each pair once) keeps the neighbour search to the few ions. Cutoff,
-    periodicity, switching and the long-range correction are those of the ``NonbondedForce``
-    (hese: PME cutoff, no switch, dispersion correction on in periodic boxes). The correction adds
-    the tail beyond the cutoff for uniform partner densities, −4π Σ_j ρ_j C4_ij / r_c per ion (about
-    −40 kJ/mol for Zn²⁺ in SPC/E at 1 nm): it changes no force, but it enters the energy and the
-    pressure (so NPT densities), and it decays only as 1/r_c, so it is corrected for like the r⁻⁶
-    dispersion. Every exception of the ``NonbondedForce`` is an exclusion here. Returns the
-    force, or None if the model has no C4 or the system has no such ion.
+    periodicity and switching are those of the ``NonbondedForce``. The r⁻⁴ term has no long-range
+    correction, as in Amber, where the model was fitted and is run: sander's and pmemd's
+    ``vdw_correction`` sums only the r⁻⁶ coefficients. ParmEd and OpenMM's ``AmberPrmtopFile``
+    switch the correction on, and in a ZnCl₂ 2 mol/kg box it adds −710 kJ/mol, about −820 bar.
+    Every exception of the ``NonbondedForce`` is an exclusion here. Returns the force, or None if the
+    model has no C4 or the system has no such ion.
     """
     if not model.c4:
         return None
@@ -213,7 +212,7 @@ def add_c4_force(system: mm.System, topology: app.Topology, model: DivalentModel
         force.setCutoffDistance(nonbonded.getCutoffDistance())
         force.setUseSwitchingFunction(nonbonded.getUseSwitchingFunction())
         force.setSwitchingDistance(nonbonded.getSwitchingDistance())
-        force.setUseLongRangeCorrection(periodic and nonbonded.getUseDispersionCorrection())
+        force.setUseLongRangeCorrection(False)
     for k in range(nonbonded.getNumExceptions()):
         i, j, *_ = nonbonded.getExceptionParameters(k)
         force.addExclusion(i, j)

@@ -124,7 +124,7 @@ def test_c4_force_pairs_the_ions_with_every_polarizable_atom_and_mirrors_the_non
     assert c4.getNumInteractionGroups() == 1
     assert c4.getNonbondedMethod() == mm.CustomNonbondedForce.CutoffPeriodic
     assert c4.getCutoffDistance() == nb.getCutoffDistance()
-    assert c4.getUseLongRangeCorrection() == nb.getUseDispersionCorrection() is True
+    assert nb.getUseDispersionCorrection() and not c4.getUseLongRangeCorrection()  # Amber's convention: no C4 tail
     assert c4.getUseSwitchingFunction() == nb.getUseSwitchingFunction()
     exclusions = {tuple(sorted(c4.getExclusionParticles(k))) for k in range(c4.getNumExclusions())}
     exceptions = {tuple(sorted(nb.getExceptionParameters(k)[:2])) for k in range(nb.getNumExceptions())}

@@ -158,3 +158,20 @@ def _jobs(dry_run_stdout: str) -> dict[str, int]:
             elif parts and not set(line.strip()) <= {"-", " "}:
                 break
     return counts
+
+
+def test_the_validation_report_writes_its_readme_and_every_figure_it_shows(tiny, tmp_path):
+    import re
+
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "validation-zncl2-licl").symlink_to(tiny / "results/tiny")
+    out = tmp_path / "validation"
+    proc = subprocess.run([sys.executable, str(ROOT / "validation/report.py"), "--results", str(tmp_path / "results"),
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = (out / "README.md").read_text()
+    assert "No gathered tables in `results/validation-hofmeister` yet" in text  # a study not run says so
+    assert "1 of the 1 runs of `validation/zncl2-licl.yaml` have finished" in text
+    assert re.search(r"\| tiny-licl \| 1 \| — \| — \| nan \| \d\.\d+ ± \d\.\d+ \|", text)  # Li–Cl CN, no Zn
+    figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
+    assert figures and all((out / f).is_file() for f in figures)

@@ -164,14 +164,19 @@ def test_the_validation_report_writes_its_readme_and_every_figure_it_shows(tiny,
     import re
 
     (tmp_path / "results").mkdir()
-    (tmp_path / "results" / "validation-zncl2-licl").symlink_to(tiny / "results/tiny")
+    for study in ("validation-hofmeister", "validation-zncl2-licl"):  # the tiny study stands in for both
+        (tmp_path / "results" / study).symlink_to(tiny / "results/tiny")
     out = tmp_path / "validation"
     proc = subprocess.run([sys.executable, str(ROOT / "validation/report.py"), "--results", str(tmp_path / "results"),
                            "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = (out / "README.md").read_text()
-    assert "No gathered tables in `results/validation-hofmeister` yet" in text  # a study not run says so
     assert "1 of the 1 runs of `validation/zncl2-licl.yaml` have finished" in text
+    assert re.search(r"\| tiny-licl \| 1 \| 298.15 \| \+83 \| 0\.\d+ ± 0\.\d+ \|", text)  # ⟨q⟩; SPC/E melts at 215 K
     assert re.search(r"\| tiny-licl \| 1 \| — \| — \| nan \| \d\.\d+ ± \d\.\d+ \|", text)  # Li–Cl CN, no Zn
     figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
-    assert figures and all((out / f).is_file() for f in figures)
+    assert len(figures) >= 4 and all((out / f).is_file() for f in figures)
+    (tmp_path / "results" / "validation-hofmeister").unlink()
+    subprocess.run([sys.executable, str(ROOT / "validation/report.py"), "--results", str(tmp_path / "results"),
+                    "--out", str(out)], check=True, capture_output=True, timeout=300)
+    assert "No gathered tables in `results/validation-hofmeister` yet" in (out / "README.md").read_text()

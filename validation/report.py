@@ -69,6 +69,14 @@ LITERATURE = {
 }
 
 
+#: Experimental densities at 298.15 K (g/cm³) at each box's own molality: the Laliberté model
+#: (J. Chem. Eng. Data 54, 1725 (2009), fits to reviewed data, σ ≈ 0.0014 g/cm³) evaluated with thermo
+#: 0.6.1 (thermo.electrochem.Laliberte_density) at 1.998 mol/kg (18 salts per 500 waters), 1.000 mol/kg
+#: (10 per 555) and 18.50 mol/kg (LiCl·3H₂O). None found for ZnBr₂, Zn(ClO₄)₂ and the zinc hydrates.
+EXPERIMENT_DENSITY = {"ZnCl2": 1.1965, "ZnSO4": 1.2950, "ZnCl₂ 1 m": 1.1065, "LiCl 1 m": 1.0207,
+                      "LiCl·3H₂O": 1.2824, "water": 0.99705}
+DENSITY_SOURCE = ("Laliberté (2009) model at the box's molality, via thermo 0.6.1; water: 0.99705 g/cm³ at "
+                  "25 °C (CRC Handbook)")
 #: What the numbers above cannot tell, whatever the runs give (the models and the design).
 LIMITS = [
     "- **Length.** The issue asks for ≥ 1 ns of production per run; these CPU runs are as long as the "
@@ -216,32 +224,45 @@ def missing(res: results.Results, *tables: str) -> list[str]:
     return [f"Not gathered yet: {', '.join(absent)} (the runs' analyses have not finished)."] if absent else []
 
 
+def hofmeister_table(entropy: pd.DataFrame, hbonds: pd.DataFrame, blocks: int) -> dict:
+    """Per solution at one temperature: ⟨q⟩, S_q, S_q − S_0 (pure water's), H-bonds, runs, T − T_m."""
+    present = list(dict.fromkeys(entropy["label"]))
+    sets = [s for s in ("water", *CLAIMED_ORDER) if s in present] + [s for s in present
+                                                                     if s not in ("water", *CLAIMED_ORDER)]
+    water = pooled(entropy[entropy["label"] == "water"], "s_q_j_mol_k", "s_q_err_j_mol_k", blocks)
+    table = {}
+    for name in sets:
+        e = entropy[entropy["label"] == name]
+        sq = pooled(e, "s_q_j_mol_k", "s_q_err_j_mol_k", blocks)
+        relative = (Pooled(0.0, 0.0, ()) if name == "water" else
+                    Pooled(sq.mean - water.mean, float(np.hypot(sq.half, water.half)), ()))
+        table[name] = {"q": pooled(e, "q_mean", "q_mean_err", blocks), "sq": sq, "rel": relative,
+                       "hb": pooled(hbonds[hbonds["label"] == name], "hbonds_per_molecule",
+                                    "hbonds_per_molecule_err", blocks),
+                       "n": len(e), "t": float(e["temperature_k"].iloc[0]), "tm": float(e["t_minus_tm_k"].iloc[0])}
+    return table
+
+
 def hofmeister(res: results.Results, blocks: int, figures: Path) -> list[str]:
     if missing(res, "water_entropy", "hbonds", "tetrahedral"):
         return missing(res, "water_entropy", "hbonds", "tetrahedral")
     entropy = labelled(res, "water_entropy")
     entropy = entropy[entropy["neighbours"] == "water"]
     hbonds = labelled(res, "hbonds")
-    sets = [s for s in ("water", *CLAIMED_ORDER) if s in set(entropy["label"])]
-    water = pooled(entropy[entropy["label"] == "water"], "s_q_j_mol_k", "s_q_err_j_mol_k", blocks)
-    table = {}
-    for name in sets:
-        e = entropy[entropy["label"] == name]
-        sq = pooled(e, "s_q_j_mol_k", "s_q_err_j_mol_k", blocks)
-        relative = Pooled(sq.mean - water.mean, float(np.hypot(sq.half, water.half)), ()) if name != "water" \
-            else Pooled(0.0, 0.0, ())
-        table[name] = {"q": pooled(e, "q_mean", "q_mean_err", blocks), "sq": sq, "rel": relative,
-                       "hb": pooled(hbonds[hbonds["label"] == name], "hbonds_per_molecule",
-                                    "hbonds_per_molecule_err", blocks),
-                       "n": len(e), "t": float(e["temperature_k"].iloc[0]), "tm": float(e["t_minus_tm_k"].iloc[0])}
+    tables = {t: hofmeister_table(entropy[entropy["temperature_k"] == t], hbonds[hbonds["temperature_k"] == t], blocks)
+              for t in sorted(entropy["temperature_k"].unique(), reverse=True)}
     lines = ["| solution | runs | T (K) | T − T_m (K) | ⟨q⟩ | S_q (J mol⁻¹ K⁻¹) | S_q − S_0 | H-bonds per water |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for name, r in table.items():
-        lines.append(f"| {name} | {r['n']} | {r['t']:.2f} | {r['tm']:+.0f} | {r['q']} | {r['sq']} | "
-                     f"{'0 (reference)' if name == 'water' else r['rel']} | {r['hb']} |")
-    lines += ["", *hofmeister_verdict(table), ""]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for table in tables.values():
+        for name, r in table.items():
+            lines.append(f"| {name} | {r['n']} | {r['t']:.2f} | {r['tm']:+.0f} | {r['q']} | {r['sq']} | "
+                         f"{'0 (reference)' if name == 'water' else r['rel']} | {r['hb']} |")
+    for t, table in tables.items():
+        lines += ["", f"At {t:.2f} K:", "", *hofmeister_verdict(table)]
+    lines.append("")
+    t0, table = next(iter(tables.items()))
     names = list(table)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
     for ax, key, ylabel in ((a, "sq", "S_q of water (J mol⁻¹ K⁻¹)"), (b, "hb", "H-bonds per water")):
         ax.bar(names, [table[n][key].mean for n in names], yerr=[table[n][key].half for n in names], capsize=4,
                color="#7aa6c2")
@@ -250,23 +271,35 @@ def hofmeister(res: results.Results, blocks: int, figures: Path) -> list[str]:
         lo = min(table[n][key].low() for n in names)
         hi = max(table[n][key].high() for n in names)
         ax.set_ylim(lo - 0.3 * (hi - lo), hi + 0.3 * (hi - lo))
-    fig.suptitle("Hofmeister zinc salts, 2 mol/kg, TIP4P-Ew, 298 K (95 % intervals)", fontsize=9)
+    fig.suptitle(f"Hofmeister zinc salts, 2 mol/kg, TIP4P-Ew, {t0:.2f} K (95 % intervals)", fontsize=9)
     fig.tight_layout()
     fig.savefig(figures / "hofmeister_sq_hbonds.png", dpi=120)
     plt.close(fig)
+    shown = ["![S_q and hydrogen bonds per salt](figures/hofmeister_sq_hbonds.png)"]
+    if len(tables) > 1:
+        fig, ax = plt.subplots(figsize=(5, 3.4))
+        for name in names:
+            points = [(tb[name]["tm"], tb[name]["sq"]) for tb in tables.values() if name in tb]
+            ax.errorbar([p[0] for p in points], [p[1].mean for p in points], [p[1].half for p in points], marker="o",
+                        capsize=3, label=name)
+        ax.set(xlabel="T − T_m of TIP4P-Ew (K)", ylabel="S_q of water (J mol⁻¹ K⁻¹)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(figures / "hofmeister_sq_temperature.png", dpi=120)
+        plt.close(fig)
+        shown.append("![S_q against temperature](figures/hofmeister_sq_temperature.png)")
     pq = labelled(res, "tetrahedral")
-    pq = pq[pq["neighbours"] == "water"]
+    pq = pq[(pq["neighbours"] == "water") & (pq["temperature_k"] == t0)]
     fig, ax = plt.subplots(figsize=(5, 3.4))
     for name in names:
         curve = pq[pq["label"] == name].groupby("q")["p_q"].mean()
         ax.plot(curve.index, curve.to_numpy(), label=name)
-    ax.set(xlabel="tetrahedral order q", ylabel="P(q)", title="P(q) of water (mean of the replicas)")
+    ax.set(xlabel="tetrahedral order q", ylabel="P(q)", title=f"P(q) of water at {t0:.2f} K (mean of the replicas)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(figures / "hofmeister_pq.png", dpi=120)
     plt.close(fig)
-    return lines + ["![S_q and hydrogen bonds per salt](figures/hofmeister_sq_hbonds.png)",
-                    "![P(q) per salt](figures/hofmeister_pq.png)"]
+    return lines + shown + ["![P(q) per salt](figures/hofmeister_pq.png)"]
 
 
 def hofmeister_verdict(table: dict) -> list[str]:
@@ -430,6 +463,25 @@ def load(root: Path) -> results.Results | None:
         return None
 
 
+def densities(res: results.Results) -> list[str]:
+    """The equilibrated NPT density of every set beside experiment."""
+    summary = res.summary.dropna(subset=["density_g_cm3"]).copy()
+    if summary.empty:
+        return []
+    summary["label"] = [label_of(r) for _, r in summary.iterrows()]
+    lines = ["| solution | runs | NPT density (g/cm³) | experiment | simulation − experiment |",
+             "| --- | --- | --- | --- | --- |"]
+    for name in ordered(summary["label"]):
+        rows = summary[summary["label"] == name]
+        rho = Pooled(float(rows["density_g_cm3"].mean()),
+                     1.96 * float(np.sqrt((rows["density_err_g_cm3"] ** 2).sum())) / len(rows), ())
+        exp = EXPERIMENT_DENSITY.get(name)
+        lines.append(f"| {name} | {len(rows)} | {rho} | {'—' if exp is None else f'{exp:.4f}'} | "
+                     f"{'—' if exp is None else f'{100 * (rho.mean / exp - 1):+.1f} %'} |")
+    return [*lines, "", f"Experiment: {DENSITY_SOURCE}. Horn et al. (J. Chem. Phys. 120, 9665 (2004), abstract) "
+            "give TIP4P-Ew's density within 1 % of experiment from −37.5 to 127 °C. Intervals: 95 %.", ""]
+
+
 def how_run(res: results.Results, root: Path, study: str) -> list[str]:
     """What the finished runs did, from their ``done.json`` (settings as run, not as configured now)."""
     done = {run: json.loads((root / run / "md" / "done.json").read_text())
@@ -469,7 +521,7 @@ def report(results_dir: Path, out: Path) -> Path:
                       f"validation/{CONFIGS[study]}`.", ""]
             continue
         blocks = blocks_of(res)
-        lines += [*how_run(res, results_dir / study, study), "", *part(res, blocks, figures), ""]
+        lines += [*how_run(res, results_dir / study, study), "", *densities(res), *part(res, blocks, figures), ""]
         if "coordination_timeseries" in res:
             rows = convergence_rows(res)
             name = f"cn_timeseries_{study.removeprefix('validation-')}.png"

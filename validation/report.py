@@ -107,7 +107,7 @@ class Pooled:
     def __str__(self) -> str:
         if not np.isfinite(self.mean):
             return "—"
-        digits = max(0, min(4, 2 - int(np.floor(np.log10(self.half))))) if self.half > 0 else 3
+        digits = max(0, min(3, 1 - int(np.floor(np.log10(self.half))))) if self.half > 0 else 3
         return f"{self.mean:.{digits}f} ± {self.half:.{digits}f}"
 
     def low(self) -> float:
@@ -155,43 +155,61 @@ def ordered(labels) -> list[str]:
 
 
 # --- convergence -----------------------------------------------------------------------------
-def settled_after(series: pd.DataFrame) -> tuple[float | None, float, float]:
-    """Production time (ps) after which one CN series stops drifting (None: never), its drift and error."""
+def settled_after(series: pd.DataFrame) -> dict:
+    """Whether and when one CN series stops drifting, with its drift and its uncorrelated samples.
+
+    Returns ``settled_ps`` (production time from which the drift test passes; None: never), ``drift``
+    and ``err`` (linear drift over the production and its error) and ``n_uncorrelated`` (frames / g).
+    """
     cn = series[col.CN_MOLECULES].to_numpy(float)
     time_ps = series[col.TIME_PS].to_numpy(float)
     n = len(cn)
-    first = drift_test(cn, 0, n)
     if np.ptp(cn) == 0:
-        return float(time_ps[0]), 0.0, 0.0
+        return {"settled_ps": float(time_ps[0]), "drift": 0.0, "err": 0.0, "n_uncorrelated": 1.0}
+    first = drift_test(cn, 0, n)
+    out = {"settled_ps": None, "drift": first["drift"], "err": first["drift_err"],
+           "n_uncorrelated": first["n_uncorrelated"]}
     for f in STARTS:
         start = int(round(f * n))
         if n - start >= 8 and drift_test(cn, start, n)["drift_bound"] < CN_DRIFT_TOLERANCE:
-            return float(time_ps[start]), first["drift"], first["drift_err"]
-    return None, first["drift"], first["drift_err"]
+            out["settled_ps"] = float(time_ps[start])
+            break
+    return out
 
 
 def convergence_rows(res: results.Results) -> list[dict]:
     table = labelled(res, "coordination_timeseries")
+    residence = ({(r.run, r.cation, r.partner): (r.tau_intermittent_ps, bool(r.decayed))
+                  for r in res.residence.itertuples()} if "residence" in res else {})
     rows = []
     for (_, cation, partner), series in table.groupby(["run", "cation", "partner"], sort=False):
         if series[col.CN_MOLECULES].isna().all():
             continue
-        settled, drift, err = settled_after(series.sort_values(col.TIME_PS))
-        rows.append({"label": series["label"].iloc[0], "replica": int(series["replica"].iloc[0]), "pair":
-                     f"{cation}–{partner}", "cn": series[col.CN_MOLECULES].mean(), "drift": drift,
-                     "err": err, "settled_ps": settled, "end_ps": series[col.TIME_PS].max(),
-                     "frozen": float(np.ptp(series[col.CN_MOLECULES])) == 0.0})
+        tau, decayed = residence.get((series["run"].iloc[0], cation, partner), (float("nan"), False))
+        rows.append({"label": series["label"].iloc[0], "replica": int(series["replica"].iloc[0]), "tau": tau,
+                     "decayed": decayed,
+                     "pair": f"{cation}–{partner}", "cn": series[col.CN_MOLECULES].mean(),
+                     "end_ps": series[col.TIME_PS].max(), "frozen": float(np.ptp(series[col.CN_MOLECULES])) == 0.0,
+                     **settled_after(series.sort_values(col.TIME_PS))})
     return rows
 
 
-def convergence_markdown(rows: list[dict]) -> list[str]:
-    lines = ["| set | replica | pair | mean CN | drift over production | stops drifting after |",
-             "| --- | --- | --- | --- | --- | --- |"]
+def convergence_markdown(rows: list[dict], blocks: int) -> list[str]:
+    lines = ["| set | replica | pair | mean CN | drift over production | stops drifting after | uncorrelated samples | "
+             "residence time |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         when = ("never changes (no exchange at all)" if r["frozen"] else f"{r['settled_ps']:.0f} ps"
                 if r["settled_ps"] is not None else f"still drifting at {r['end_ps']:.0f} ps")
+        tau = ("—" if not np.isfinite(r["tau"]) else f"{r['tau']:.0f} ps" if r["decayed"] else
+               f"> {r['tau']:.0f} ps (no decay within a block)")
         lines.append(f"| {r['label']} | {r['replica']} | {r['pair']} | {r['cn']:.2f} | "
-                     f"{r['drift']:+.2f} ± {r['err']:.2f} | {when} |")
+                     f"{r['drift']:+.2f} ± {r['err']:.2f} | {when} | {r['n_uncorrelated']:.0f} | {tau} |")
+    few = sorted({f"{r['label']} {r['pair']}" for r in rows if r["n_uncorrelated"] < 2 * blocks
+                  or (np.isfinite(r["tau"]) and not r["decayed"])})
+    if few:
+        lines += ["", f"Shells that exchange more slowly than a block lasts (residence not decayed within a block, or "
+                  f"fewer than {2 * blocks} uncorrelated samples): {', '.join(few)}. Their block intervals above "
+                  "are too narrow; only the spread of replicas from independent starts measures them."]
     return lines
 
 
@@ -243,7 +261,7 @@ def hofmeister_table(entropy: pd.DataFrame, hbonds: pd.DataFrame, blocks: int) -
     return table
 
 
-def hofmeister(res: results.Results, blocks: int, figures: Path) -> list[str]:
+def hofmeister(res: results.Results, blocks: int, figures: Path, context: dict) -> list[str]:
     if missing(res, "water_entropy", "hbonds", "tetrahedral"):
         return missing(res, "water_entropy", "hbonds", "tetrahedral")
     entropy = labelled(res, "water_entropy")
@@ -251,6 +269,7 @@ def hofmeister(res: results.Results, blocks: int, figures: Path) -> list[str]:
     hbonds = labelled(res, "hbonds")
     tables = {t: hofmeister_table(entropy[entropy["temperature_k"] == t], hbonds[hbonds["temperature_k"] == t], blocks)
               for t in sorted(entropy["temperature_k"].unique(), reverse=True)}
+    context["water_hbonds"] = {t: table["water"]["hb"] for t, table in tables.items() if "water" in table}
     lines = ["| solution | runs | T (K) | T − T_m (K) | ⟨q⟩ | S_q (J mol⁻¹ K⁻¹) | S_q − S_0 | H-bonds per water |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for table in tables.values():
@@ -329,7 +348,7 @@ def peak_nm(rdf: pd.DataFrame) -> float:
     return float(g.idxmax()) if len(g) and g.max() > 0 else float("nan")
 
 
-def zinc(res: results.Results, blocks: int, figures: Path) -> list[str]:
+def zinc(res: results.Results, blocks: int, figures: Path, context: dict) -> list[str]:
     if missing(res, "coordination", "hbonds", "diffusion", "rdf"):
         return missing(res, "coordination", "hbonds", "diffusion", "rdf")
     coordination = labelled(res, "coordination")
@@ -353,7 +372,11 @@ def zinc(res: results.Results, blocks: int, figures: Path) -> list[str]:
     def d(name, species):
         rows = diffusion[(diffusion["label"] == name) & (diffusion["species"] == species)]
         p = pooled(rows, "d_m2_s", "d_err_m2_s", blocks)
-        return Pooled(p.mean * 1e9, p.half * 1e9, ()) if len(p.values) else p
+        if not len(p.values):
+            return "—"
+        slope = float(rows["slope_loglog"].mean())
+        flag = "" if slope >= 0.9 else f" (sub-diffusive: log-log slope {slope:.2f})"
+        return f"{Pooled(p.mean * 1e9, p.half * 1e9, ())}{flag}"
 
     lines = ["| solution | runs | Zn–Cl CN | Zn–O(water) CN | Zn–Cl peak (Å) | Li–Cl CN | Li–O(water) CN | "
              "water held by Li⁺ | by Zn²⁺ | by any cation | H-bonds per water |",
@@ -374,7 +397,9 @@ def zinc(res: results.Results, blocks: int, figures: Path) -> list[str]:
     d_water = LITERATURE["water_d_m2_s"]
     lines += ["", f"Pure water in experiment: {d_water[0] * 1e9:.2f} × 10⁻⁹ m²/s ({d_water[1]}; {d_water[2]}).", ""]
     lines += speciation_figures(res, figures)
-    lines += ["", "### The claims", "", *zinc_claims(res, cn, held, blocks)]
+    hb = {name: pooled(hbonds[hbonds["label"] == name], "hbonds_per_molecule", "hbonds_per_molecule_err", blocks)
+          for name in sets}
+    lines += ["", "### The claims", "", *zinc_claims(res, cn, held, hb, context.get("water_hbonds", {}).get(298.15))]
     return lines
 
 
@@ -389,10 +414,11 @@ def chained_fraction(res: results.Results, name: str) -> float:
 
 
 def verdict(ok: bool | None) -> str:
-    return "**not tested** (runs missing)" if ok is None else "**supported**" if ok else "**not supported**"
+    return ("**not tested** (runs missing)" if ok is None else "**supported**" if ok else
+            "**contradicted** in this model")
 
 
-def zinc_claims(res: results.Results, cn, held, blocks: int) -> list[str]:
+def zinc_claims(res: results.Results, cn, held, hb: dict, water_hb: Pooled | None) -> list[str]:
     """Each claim of the seed papers beside the number that tests it, with the verdict it earns."""
     hydrate, parent, water_free = "Li₂ZnCl₄·9H₂O", "ZnCl₂·3H₂O", LITERATURE["li2zncl4"]
     lines = []
@@ -412,6 +438,11 @@ def zinc_claims(res: results.Results, cn, held, blocks: int) -> list[str]:
                                                              or abs(parent_cl.mean - 2) < 0.5)
     lines.append(f"4. *{parent} keeps the [Zn(H₂O)₆][ZnCl₄] packing* ({LITERATURE['zncl2_3h2o'][1]}): mean Zn–Cl CN "
                  f"{parent_cl} against 2 — {verdict(ok)}.")
+    mine = hb.get(hydrate)
+    ok = None if mine is None or water_hb is None or not np.isfinite(mine.mean) else bool(mine.high() < water_hb.low())
+    lines.append(f"5. *The hydrogen-bond network is broken up ({hydrate})*: {mine if mine else '—'} H-bonds per water "
+                 f"against {water_hb if water_hb else '— (no pure-water run)'} in pure TIP4P-Ew water (the Hofmeister "
+                 f"study's reference) — {verdict(ok)}.")
     return lines
 
 
@@ -423,8 +454,9 @@ def speciation_figures(res: results.Results, figures: Path) -> list[str]:
     spec = spec.assign(species=[f"ZnCl{int(c)}(H₂O){int(w)}" for c, w in zip(spec["n_cl"], spec["n_water"],
                                                                               strict=True)])
     sets = ordered(spec["label"])
-    share = spec.groupby(["label", "species"])["fraction"].sum() / spec.groupby("label")["run"].nunique()
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    share = (spec.groupby(["label", "species"])["fraction"].sum() / spec.groupby("label")["run"].nunique()).rename(
+        "fraction")
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.8), gridspec_kw={"width_ratios": [1.4, 1]})
     left = np.zeros(len(sets))
     for species in share.groupby("species").sum().sort_values(ascending=False).index:
         values = np.array([share.get((s, species), 0.0) for s in sets])
@@ -433,7 +465,7 @@ def speciation_figures(res: results.Results, figures: Path) -> list[str]:
         a.barh(sets, values, left=left, label=species)
         left += values
     a.set(xlabel="fraction of Zn²⁺", title="Zn²⁺ first shells (≥ 2 % shown)")
-    a.legend(fontsize=7, loc="lower right")
+    a.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     lines = []
     if "zn_chains" in res:
         chains = labelled(res, "zn_chains")
@@ -441,8 +473,9 @@ def speciation_figures(res: results.Results, figures: Path) -> list[str]:
             c = chains[chains["label"] == name].groupby("n_zn")["zn_fraction"].sum() / max(
                 chains.loc[chains["label"] == name, "run"].nunique(), 1)
             if len(c):
-                b.plot(c.index, c.to_numpy(), "o-", label=name)
-        b.set(xlabel="Zn²⁺ in a Cl-bridged chain", ylabel="fraction of Zn²⁺", title="[ZnCl₄₋ₘ]ₙ chain lengths")
+                b.plot(c.index, c.to_numpy(), "o", label=name)
+        b.set(xlabel="Zn²⁺ in a Cl-bridged chain", ylabel="fraction of Zn²⁺", title="[ZnCl₄₋ₘ]ₙ chain lengths",
+              xscale="log")
         b.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(figures / "zn_speciation_chains.png", dpi=120)
@@ -512,6 +545,7 @@ def report(results_dir: Path, out: Path) -> Path:
              "folder. Do not edit by hand. Models: TIP4P-Ew water (ice melts at 245 K), Joung–Cheatham Li⁺/Cl⁻/Br⁻, "
              "Li–Merz IOD Zn²⁺ (force_fields/README.md).", ""]
     sources = ["", "## Sources", ""] + [f"- {v[1]}: {v[0]} (read in: {v[2]})" for v in LITERATURE.values()]
+    context: dict = {}  # what one part hands the next (pure water's H-bonds)
     for study, title, part in ((HOFMEISTER, "Part 1: Hofmeister zinc salts", hofmeister),
                                (ZINC, "Part 2: Li₂ZnCl₄·9H₂O and its parent solutions", zinc)):
         lines += [f"## {title}", ""]
@@ -521,12 +555,13 @@ def report(results_dir: Path, out: Path) -> Path:
                       f"validation/{CONFIGS[study]}`.", ""]
             continue
         blocks = blocks_of(res)
-        lines += [*how_run(res, results_dir / study, study), "", *densities(res), *part(res, blocks, figures), ""]
+        lines += [*how_run(res, results_dir / study, study), "", *densities(res),
+                  *part(res, blocks, figures, context), ""]
         if "coordination_timeseries" in res:
             rows = convergence_rows(res)
             name = f"cn_timeseries_{study.removeprefix('validation-')}.png"
             plot_cn_timeseries(res, rows, figures / name)
-            lines += ["### Convergence of the shells", "", *convergence_markdown(rows), "",
+            lines += ["### Convergence of the shells", "", *convergence_markdown(rows, blocks), "",
                       f"![Coordination numbers per frame]({'figures/' + name})", ""]
     lines += ["## What limits these numbers", "", *LIMITS, ""]
     (out / "README.md").write_text("\n".join(lines + sources) + "\n")

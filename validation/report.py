@@ -577,7 +577,9 @@ def report(results_dir: Path, out: Path) -> Path:
     lines = ["# Validation: the aqueous zinc seed studies", "",
              "Written by `python validation/report.py` from the gathered tables of the two studies in this "
              "folder. Do not edit by hand. Models: TIP4P-Ew water (ice melts at 245 K), Joung–Cheatham Li⁺/Cl⁻/Br⁻, "
-             "Li–Merz IOD Zn²⁺ (force_fields/README.md).", ""]
+             "Li–Merz IOD Zn²⁺ (force_fields/README.md). To reproduce (results/ stays out of git):", "",
+             "```", "snakemake --configfile validation/hofmeister-zn.yaml --cores 2   # or --profile profiles/gpu-node",
+             "snakemake --configfile validation/zncl2-licl.yaml --cores 2", "python validation/report.py", "```", ""]
     sources = ["", "## Sources", ""] + [f"- {v[1]}: {v[0]} (read in: {v[2]})" for v in LITERATURE.values()]
     context: dict = {}  # what one part hands the next (pure water's H-bonds)
     for study, title, part in ((HOFMEISTER, "Part 1: Hofmeister zinc salts", hofmeister),

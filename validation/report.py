@@ -9,9 +9,10 @@ gets a section that says so.
 
 Numbers over replicas: the mean of the R runs of a set, with the 95 % interval
 :math:`\\bar x \\pm t_{0.975,\\nu}\\,\\sigma`, :math:`\\sigma = \\sqrt{\\sum_r \\sigma_r^2}/R` pooled from each
-run's block standard error and :math:`\\nu = R(B-1)` for B blocks per run. A coordination number
-has stopped drifting from the first start (0, 10, …, 50 % of production) whose linear drift over the
-whole production, bounded one-sided at 95 % with correlation-corrected errors
+run's block standard error and :math:`\\nu = R(B-1)` for B blocks per run; where the replicas scatter
+more than that allows, the interval from their scatter, :math:`t_{0.975,R-1}\\,s_x/\\sqrt R`, replaces it.
+A coordination number has stopped drifting from the first start (0, 10, …, 50 % of production) whose
+linear drift over the whole production, bounded one-sided at 95 % with correlation-corrected errors
 (:func:`hese.md.equilibration.drift_test`), is below :data:`CN_DRIFT_TOLERANCE`.
 """
 
@@ -37,6 +38,8 @@ from hese.md.equilibration import drift_test  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 HOFMEISTER, ZINC = "validation-hofmeister", "validation-zncl2-licl"
+#: settings that differ between the runs of one study by design
+PER_RUN = ("seed", "temperature_k")
 #: study → its config in this folder
 CONFIGS = {HOFMEISTER: "hofmeister-zn.yaml", ZINC: "zncl2-licl.yaml"}
 #: Largest drift of a coordination number over production that counts as settled (molecules per cation):
@@ -123,9 +126,12 @@ def pooled(rows: pd.DataFrame, value: str, err: str, blocks: int) -> Pooled:
     if rows.empty:
         return Pooled(float("nan"), float("nan"), ())
     r = len(rows)
+    values = rows[value].to_numpy(float)
     sigma = float(np.sqrt((rows[err].astype(float) ** 2).sum()) / r)
-    return Pooled(float(rows[value].mean()), float(stats.t.ppf(0.975, r * (blocks - 1))) * sigma,
-                  tuple(rows[value].astype(float)))
+    half = float(stats.t.ppf(0.975, r * (blocks - 1))) * sigma
+    if r > 1:  # replicas that scatter more than their block errors allow: the scatter sets the interval
+        half = max(half, float(stats.t.ppf(0.975, r - 1)) * float(values.std(ddof=1)) / np.sqrt(r))
+    return Pooled(float(values.mean()), half, tuple(values))
 
 
 def blocks_of(res: results.Results) -> int:
@@ -213,6 +219,11 @@ def convergence_markdown(rows: list[dict], blocks: int) -> list[str]:
     return lines
 
 
+def gap_in_sigma(gap: float, sigma: float) -> float:
+    """|gap| / σ; 0 for no gap, infinite for a gap with no error to measure it by."""
+    return 0.0 if gap == 0 else abs(gap) / sigma if sigma > 0 else float("inf")
+
+
 def replica_agreement(res: results.Results) -> list[str]:
     """Sets with two or more replicas: the largest replica-to-replica gap of each headline number, in σ.
 
@@ -237,7 +248,7 @@ def replica_agreement(res: results.Results) -> list[str]:
             if rows["replica"].nunique() < 2:
                 continue
             x, sigma = rows[value].to_numpy(float), rows[err].to_numpy(float)
-            z = max(abs(x[i] - x[j]) / np.hypot(sigma[i], sigma[j]) if np.hypot(sigma[i], sigma[j]) > 0 else np.inf
+            z = max(gap_in_sigma(x[i] - x[j], np.hypot(sigma[i], sigma[j]))
                     for i in range(len(x)) for j in range(i + 1, len(x)))
             lines.append(f"| {name} | {t:.2f} | {what} | {', '.join(f'{v:.3g}' for v in x)} | {z:.1f} | "
                          f"{'yes' if z <= 2 else '**no**'} |")
@@ -310,6 +321,11 @@ def hofmeister(res: results.Results, blocks: int, figures: Path, context: dict) 
         for name, r in table.items():
             lines.append(f"| {name} | {r['n']} | {r['t']:.2f} | {r['tm']:+.0f} | {r['q']} | {r['sq']} | "
                          f"{'0 (reference)' if name == 'water' else r['rel']} | {r['hb']} |")
+    single = [name for table in tables.values() for name, r in table.items() if r["n"] == 1]
+    if single:
+        lines += ["", f"One run only: {', '.join(dict.fromkeys(single))}. Their intervals come from time blocks "
+                  "alone; where two replicas exist (table below) they scatter by more than those allow, so read "
+                  "these intervals as too narrow."]
     for t, table in tables.items():
         lines += ["", f"At {t:.2f} K:", "", *hofmeister_verdict(table)]
     lines.append("")
@@ -555,7 +571,8 @@ def how_run(res: results.Results, root: Path, study: str) -> list[str]:
             for run in res.summary["run"] if (root / run / "md" / "done.json").is_file()}
     if not done:
         return ["No run has finished its simulation yet."]
-    kinds = {json.dumps(d["settings"], sort_keys=True) for d in done.values()}
+    kinds = {json.dumps({k: v for k, v in d["settings"].items() if k not in PER_RUN}, sort_keys=True)
+             for d in done.values()}
     s = next(iter(done.values()))["settings"]
     anneal = (f", annealed {s['anneal_ps']:g} ps at {s['anneal_k']:g} K and cooled over {s['anneal_cool_ps']:g} ps"
               if s.get("anneal_k") else ", no annealing")

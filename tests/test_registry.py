@@ -45,6 +45,15 @@ def test_built_in_analyses_are_registered():
         registry.register(registry.get("water"))
 
 
+def test_the_workflow_runs_solvation_only_where_there_are_cations_and_water_only_where_there_is_water():
+    water = {"composition": {"counts": {"water": 500}}}
+    salt = {"composition": {"molality": {"Zn(ClO4)2": 2.0}, "solvent": {"water": 1}}}
+    organic = {"composition": {"molarity": {"LiFSI": 1.0}, "solvent": {"DME": 1}}}
+    assert registry.for_system(water)[:3] == ("transport", "water")
+    assert registry.for_system(salt)[:3] == ("solvation", "transport", "water")
+    assert registry.for_system(organic)[:2] == ("solvation", "transport") and "water" not in registry.for_system(organic)
+
+
 def test_a_registered_analysis_reaches_the_cli(toy, tmp_path):
     args = cli.parser().parse_args(["analyze", "toy", "--run", "r", "--out", str(tmp_path / "o"), "--scale", "3"])
     assert args.analysis == "toy" and args.scale == 3 and args.blocks == 5
@@ -61,7 +70,7 @@ def test_a_registered_analysis_reaches_the_workflow(toy, tmp_path, monkeypatch):
     s = workflow.Study.from_config(study.load("s.yaml"), "s.yaml")
     a, b = sorted(s.runs)
     assert s.analyses(a) == ("solvation", "transport", "water", "toy")
-    assert s.analyses(b) == ("solvation", "transport", "water")
+    assert s.analyses(b) == ("transport", "water")  # no cation: no solvation shells
     assert f"results/s/{a}/analysis/toy/summary.json" in s.analysis_summaries()
     assert f"results/s/{b}/analysis/toy/summary.json" not in s.analysis_summaries()
     assert s.analysis_options("toy", a) == "--start 0 --step 1 --blocks 5 --scale 3"

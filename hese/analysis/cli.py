@@ -374,7 +374,7 @@ registry.register(registry.Analysis(
     tables=("rdf", "coordination", "speciation", "shell_entropy", "ion_pairing", "bound_fraction", "clusters",
             "residence", "coordination_timeseries", "zn_chains"),
     plots=("rdf", "speciation", "shell_entropy", "clusters", "coordination_timeseries", "residence"),
-    options=_solvation_options, threads=lambda settings: settings["solvation"]["workers"],
+    applies=registry.has_cations, options=_solvation_options, threads=lambda settings: settings["solvation"]["workers"],
 ))
 registry.register(registry.Analysis(
     "transport",

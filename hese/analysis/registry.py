@@ -145,6 +145,14 @@ def workflow_options(settings: Mapping, name: str, run: RunContext) -> str:
     return shlex.join(options + get(name).options(settings, run))
 
 
+def has_cations(system: Mapping) -> bool:
+    """Whether a system definition holds a cation (a salt or a cation in any part of its composition)."""
+    from hese import species
+
+    names = {name for part in system["composition"].values() if isinstance(part, Mapping) for name in part}
+    return any(species.get(ion).kind == "cation" for name in names for ion in species.resolve(name))
+
+
 def has_water(system: Mapping) -> bool:
     """Whether a system definition contains water (in any part of its composition)."""
     return any(isinstance(part, Mapping) and "water" in part for part in system["composition"].values())

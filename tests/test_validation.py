@@ -1,5 +1,6 @@
-"""The validation studies: their configs expand into runs."""
+"""The validation studies: their configs expand into runs, and the committed report shows only figures that exist."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,8 @@ def test_the_validation_configs_expand_into_their_runs(config, n_runs, monkeypat
     runs = study.runs(study.load(VALIDATION / config), VALIDATION / config)
     assert len(runs) == n_runs and len({r.id for r in runs}) == n_runs
 
+
+
+def test_the_committed_report_shows_only_figures_that_exist():
+    figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", (VALIDATION / "README.md").read_text())
+    assert figures and all((VALIDATION / f).is_file() for f in figures), figures

@@ -250,7 +250,8 @@ def replica_agreement(res: results.Results) -> list[str]:
             x, sigma = rows[value].to_numpy(float), rows[err].to_numpy(float)
             z = max(gap_in_sigma(x[i] - x[j], np.hypot(sigma[i], sigma[j]))
                     for i in range(len(x)) for j in range(i + 1, len(x)))
-            lines.append(f"| {name} | {t:.2f} | {what} | {', '.join(f'{v:.3g}' for v in x)} | {z:.1f} | "
+            lines.append(f"| {name} | {t:.2f} | {what} | {', '.join(f'{v:.3g}' for v in x)} | "
+                         f"{'> 99' if z > 99 else f'{z:.1f}'} | "
                          f"{'yes' if z <= 2 else '**no**'} |")
     if not lines:
         return ["No set has two finished replicas yet: the replicas cannot be compared."]

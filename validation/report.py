@@ -334,8 +334,8 @@ def hofmeister(res: results.Results, blocks: int, figures: Path, context: dict) 
     names = list(table)
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
     for ax, key, ylabel in ((a, "sq", "S_q of water (J mol⁻¹ K⁻¹)"), (b, "hb", "H-bonds per water")):
-        ax.bar(names, [table[n][key].mean for n in names], yerr=[table[n][key].half for n in names], capsize=4,
-               color="#7aa6c2")
+        ax.errorbar(names, [table[n][key].mean for n in names], yerr=[table[n][key].half for n in names], fmt="o",
+                    capsize=4, color="#2b6f99")
         ax.set_ylabel(ylabel)
         ax.tick_params(axis="x", rotation=30)
         lo = min(table[n][key].low() for n in names)

@@ -148,15 +148,15 @@ def label_of(run: pd.Series) -> str:
 
 
 def labelled(res: results.Results, table: str) -> pd.DataFrame:
-    frame = res[table].copy()
-    frame["label"] = [label_of(r) for _, r in frame.iterrows()]
-    return frame
+    """A gathered table with a ``label`` column: the set name of each row's run (from the summary)."""
+    labels = {row["run"]: label_of(row) for _, row in res.summary.iterrows()}
+    return res[table].assign(label=lambda frame: frame["run"].map(labels))
 
 
-def ordered(labels) -> list[str]:
-    """Set names in the order of :data:`LABELS`, then any others as they come."""
+def ordered(labels, first: tuple[str, ...] | None = None) -> list[str]:
+    """Set names in the order of ``first`` (default: :data:`LABELS`), then any others as they come."""
     present = list(dict.fromkeys(labels))
-    known = [v for v in LABELS.values() if v in present]
+    known = [v for v in (first or LABELS.values()) if v in present]
     return known + [v for v in present if v not in known]
 
 
@@ -290,9 +290,7 @@ def missing(res: results.Results, *tables: str) -> list[str]:
 
 def hofmeister_table(entropy: pd.DataFrame, hbonds: pd.DataFrame, blocks: int) -> dict:
     """Per solution at one temperature: ⟨q⟩, S_q, S_q − S_0 (pure water's), H-bonds, runs, T − T_m."""
-    present = list(dict.fromkeys(entropy["label"]))
-    sets = [s for s in ("water", *CLAIMED_ORDER) if s in present] + [s for s in present
-                                                                     if s not in ("water", *CLAIMED_ORDER)]
+    sets = ordered(entropy["label"], first=("water", *CLAIMED_ORDER))
     water = pooled(entropy[entropy["label"] == "water"], "s_q_j_mol_k", "s_q_err_j_mol_k", blocks)
     table = {}
     for name in sets:
@@ -308,8 +306,9 @@ def hofmeister_table(entropy: pd.DataFrame, hbonds: pd.DataFrame, blocks: int) -
 
 
 def hofmeister(res: results.Results, blocks: int, figures: Path, context: dict) -> list[str]:
-    if missing(res, "water_entropy", "hbonds", "tetrahedral"):
-        return missing(res, "water_entropy", "hbonds", "tetrahedral")
+    absent = missing(res, "water_entropy", "hbonds", "tetrahedral")
+    if absent:
+        return absent
     entropy = labelled(res, "water_entropy")
     entropy = entropy[entropy["neighbours"] == "water"]
     hbonds = labelled(res, "hbonds")
@@ -400,8 +399,9 @@ def peak_nm(rdf: pd.DataFrame) -> float:
 
 
 def zinc(res: results.Results, blocks: int, figures: Path, context: dict) -> list[str]:
-    if missing(res, "coordination", "hbonds", "diffusion", "rdf"):
-        return missing(res, "coordination", "hbonds", "diffusion", "rdf")
+    absent = missing(res, "coordination", "hbonds", "diffusion", "rdf")
+    if absent:
+        return absent
     coordination = labelled(res, "coordination")
     bound = labelled(res, "bound_fraction") if "bound_fraction" in res else None
     hbonds = labelled(res, "hbonds")

@@ -338,7 +338,7 @@ class MDRun:
         thermo = read_thermo(prod.folder, chunks)
         atomic_write(self.out / layout.THERMO, parquet_bytes(thermo))
         parts = []
-        for name in ("heating", "anneal", "npt"):
+        for name in MD_STAGES[:-1]:  # the stages before production
             r = self.runner(name) if self._stage(name) is not None else None
             if r is not None and r.progress is not None:
                 parts.append(read_thermo(r.folder, r.progress.chunks).assign(stage=name))

@@ -25,6 +25,9 @@ RUNTIME = frozenset(
      "max_equilibration_ps", "density_tolerance"}
 )
 
+#: Stage lengths that may be 0 (the stage is left out).
+OPTIONAL_STAGE_TIMES = frozenset({"heating_ps", "anneal_ps", "anneal_cool_ps"})
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -149,13 +152,12 @@ class Settings:
         multiples = [("save_every_ps" if thermo_follows_frames else "thermo_every_ps", thermo, self.dt_ps,
                       "the time step")]
         multiples += [(f, getattr(self, f), thermo, "thermo_every_ps") for f in
-                      ("save_every_ps", "heating_ps", "equilibration_ps", "equilibration_extend_ps",
-                       "max_equilibration_ps")]
+                      ("save_every_ps", "heating_ps", "anneal_ps", "anneal_cool_ps", "equilibration_ps",
+                       "equilibration_extend_ps", "max_equilibration_ps")]
         multiples.append(("production_ps", self.production_ps, self.save_every_ps, "save_every_ps"))
-        multiples += [(f, getattr(self, f), thermo, "thermo_every_ps") for f in ("anneal_ps", "anneal_cool_ps")]
         for field, value, unit_ps, what in multiples:
             n = value / unit_ps
-            if value <= 0 and field in ("heating_ps", "anneal_ps", "anneal_cool_ps"):
+            if value <= 0 and field in OPTIONAL_STAGE_TIMES:
                 continue
             if n < 0.5 or abs(n - round(n)) > 1e-6 * max(1.0, n):
                 self._fail(field, f"{value:g} ps is not a whole positive multiple of {what} ({unit_ps:g} ps)")

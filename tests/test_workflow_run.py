@@ -180,3 +180,8 @@ def test_the_validation_report_writes_its_readme_and_every_figure_it_shows(tiny,
     subprocess.run([sys.executable, str(ROOT / "validation/report.py"), "--results", str(tmp_path / "results"),
                     "--out", str(out)], check=True, capture_output=True, timeout=300)
     assert "No gathered tables in `results/validation-hofmeister` yet" in (out / "README.md").read_text()
+    (tmp_path / "results" / "validation-zncl2-licl").unlink()  # nothing gathered: refused, the report kept
+    proc = subprocess.run([sys.executable, str(ROOT / "validation/report.py"), "--results", str(tmp_path / "results"),
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no gathered tables" in proc.stderr
+    assert "No gathered tables in `results/validation-hofmeister` yet" in (out / "README.md").read_text()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -589,7 +590,18 @@ def how_run(res: results.Results, root: Path, study: str) -> list[str]:
 
 
 def report(results_dir: Path, out: Path) -> Path:
-    """Write ``out/README.md`` and ``out/figures/*.png`` from the gathered validation studies."""
+    """Write ``out/README.md`` and ``out/figures/*.png`` from the gathered validation studies.
+
+    Raises
+    ------
+    HeseInputError
+        Neither study has gathered tables under ``results_dir`` (nothing is written, so a report
+        already there is kept).
+    """
+    studies = {study: load(results_dir / study) for study in CONFIGS}
+    if all(res is None for res in studies.values()):
+        raise HeseInputError(f"--results {results_dir}: no gathered tables of {' or '.join(CONFIGS)}; run the "
+                             "studies (snakemake --configfile validation/<config>) or hese gather first")
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     lines = ["# Validation: the aqueous zinc seed studies", "",
@@ -603,7 +615,7 @@ def report(results_dir: Path, out: Path) -> Path:
     for study, title, part in ((HOFMEISTER, "Part 1: Hofmeister zinc salts", hofmeister),
                                (ZINC, "Part 2: Li₂ZnCl₄·9H₂O and its parent solutions", zinc)):
         lines += [f"## {title}", ""]
-        res = load(results_dir / study)
+        res = studies[study]
         if res is None:
             lines += [f"No gathered tables in `results/{study}` yet: run `snakemake --configfile "
                       f"validation/{CONFIGS[study]}`.", ""]
@@ -628,7 +640,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--results", type=Path, default=Path("results"), help="folder of the study results")
     parser.add_argument("--out", type=Path, default=HERE, help="folder of README.md and figures/")
     args = parser.parse_args(argv)
-    print(report(args.results, args.out))
+    try:
+        print(report(args.results, args.out))
+    except HeseInputError as err:
+        print(f"report.py: error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -1,11 +1,13 @@
-"""Write ``validation/README.md`` and its figures from the gathered tables of the validation studies.
+"""Write ``validation/README.md`` and its figures from the archived tables of the validation studies.
 
-    python validation/report.py                       # results/ → validation/
-    python validation/report.py --results DIR --out DIR
+    python validation/report.py                       # results/ → validation/data/ → validation/
+    python validation/report.py --results DIR --data DIR --out DIR
 
-Run it after the workflow has gathered the studies (``snakemake --configfile validation/<study>.yaml``,
-or ``hese gather results/<study>`` for the runs finished so far). A study without gathered tables
-gets a section that says so.
+Run it from the checkout's root, after some runs of the studies have finished
+(``snakemake --configfile validation/<study>.yaml``). It first archives the finished runs' tables
+into ``validation/data`` (:mod:`archive`, committed with the report, so runs add up over sessions
+and machines), then writes the report from the archive. A study with no archived run gets a
+section that says so.
 
 Numbers over replicas: the mean of the R runs of a set, with the 95 % interval
 :math:`\\bar x \\pm t_{0.975,\\nu}\\,\\sigma`, :math:`\\sigma = \\sqrt{\\sum_r \\sigma_r^2}/R` pooled from each
@@ -27,6 +29,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import archive  # noqa: E402  (this folder's archive.py)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
@@ -42,7 +45,7 @@ HOFMEISTER, ZINC = "validation-hofmeister", "validation-zncl2-licl"
 #: settings that differ between the runs of one study by design
 PER_RUN = ("seed", "temperature_k")
 #: study → its config in this folder
-CONFIGS = {HOFMEISTER: "hofmeister-zn.yaml", ZINC: "zncl2-licl.yaml"}
+CONFIGS = archive.CONFIGS
 #: Largest drift of a coordination number over production that counts as settled (molecules per cation):
 #: a tenth of a molecule, finer than the ±0.5 of EXAFS coordination numbers.
 CN_DRIFT_TOLERANCE = 0.1
@@ -95,9 +98,19 @@ LIMITS = [
     "(force_fields/README.md), so the Zn–Cl coordination numbers rest on a contact the model gets too long. "
     "The oxoanions are ionic-liquid models joined to water by combining rules (ClO₄⁻, NO₃⁻) or derived here "
     "(SO₄²⁻); none was fitted to hydration.",
-    "- **Temperature.** Only 298 K was run here; the sub-zero half of the Hofmeister claim (S_q against the "
-    "freezing point) needs the temperatures of `config/hofmeister-zn.yaml`, best on a GPU.",
 ]
+
+
+def temperature_limit(studies: dict) -> str:
+    """The temperatures run, and what T − T_m means for them."""
+    temps = sorted({float(t) for res in studies.values() if res is not None for t in res.summary["temperature_k"]})
+    finished = sorted({float(t) for res in studies.values() if res is not None and "water_entropy" in res
+                       for t in res.water_entropy["temperature_k"]})
+    return ("- **Temperature.** Configured: " + ", ".join(f"{t:.2f}" for t in temps) + " K; finished: "
+            + (", ".join(f"{t:.2f}" for t in finished) or "none") + " K. T − T_m is counted from the melting point "
+            "of pure TIP4P-Ew ice (245 K), not from the solution's freezing point, which the salt lowers. The "
+            "freezing-point half of the Hofmeister claim needs measured freezing points of these solutions, "
+            "which this report does not compare: it tests the S_q ordering at each temperature.")
 
 
 @dataclass(frozen=True)
@@ -549,22 +562,23 @@ def load(root: Path) -> results.Results | None:
 
 
 def densities(res: results.Results) -> list[str]:
-    """The equilibrated NPT density of every set beside experiment."""
+    """The equilibrated NPT density of every set and temperature, beside experiment at 298.15 K."""
     summary = res.summary.dropna(subset=["density_g_cm3"]).copy()
     if summary.empty:
         return []
     summary["label"] = [label_of(r) for _, r in summary.iterrows()]
-    lines = ["| solution | runs | NPT density (g/cm³) | experiment | simulation − experiment |",
-             "| --- | --- | --- | --- | --- |"]
+    lines = ["| solution | T (K) | runs | NPT density (g/cm³) | experiment | simulation − experiment |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for name in ordered(summary["label"]):
-        rows = summary[summary["label"] == name]
-        rho = Pooled(float(rows["density_g_cm3"].mean()),
-                     1.96 * float(np.sqrt((rows["density_err_g_cm3"] ** 2).sum())) / len(rows), ())
-        exp = EXPERIMENT_DENSITY.get(name)
-        lines.append(f"| {name} | {len(rows)} | {rho} | {'—' if exp is None else f'{exp:.4f}'} | "
-                     f"{'—' if exp is None else f'{100 * (rho.mean / exp - 1):+.1f} %'} |")
-    return [*lines, "", f"Experiment: {DENSITY_SOURCE}. Horn et al. (J. Chem. Phys. 120, 9665 (2004), abstract) "
-            "give TIP4P-Ew's density within 1 % of experiment from −37.5 to 127 °C. Intervals: 95 %.", ""]
+        for t, rows in summary[summary["label"] == name].groupby("temperature_k", sort=True):
+            rho = Pooled(float(rows["density_g_cm3"].mean()),
+                         1.96 * float(np.sqrt((rows["density_err_g_cm3"] ** 2).sum())) / len(rows), ())
+            exp = EXPERIMENT_DENSITY.get(name) if abs(t - 298.15) < 0.5 else None
+            lines.append(f"| {name} | {t:.2f} | {len(rows)} | {rho} | {'—' if exp is None else f'{exp:.4f}'} | "
+                         f"{'—' if exp is None else f'{100 * (rho.mean / exp - 1):+.1f} %'} |")
+    return [*lines, "", f"Experiment (298.15 K only): {DENSITY_SOURCE}. Horn et al. (J. Chem. Phys. 120, 9665 "
+            "(2004), abstract) give TIP4P-Ew's density within 1 % of experiment from −37.5 to 127 °C. "
+            "Intervals: 95 %.", ""]
 
 
 def how_run(res: results.Results, root: Path, study: str) -> list[str]:
@@ -589,25 +603,26 @@ def how_run(res: results.Results, root: Path, study: str) -> list[str]:
             f"Uncertainties from {blocks_of(res)} time blocks per run."]
 
 
-def report(results_dir: Path, out: Path) -> Path:
-    """Write ``out/README.md`` and ``out/figures/*.png`` from the gathered validation studies.
+def report(data_dir: Path, out: Path) -> Path:
+    """Write ``out/README.md`` and ``out/figures/*.png`` from the archived validation studies.
 
     Raises
     ------
     HeseInputError
-        Neither study has gathered tables under ``results_dir`` (nothing is written, so a report
+        Neither study has gathered tables under ``data_dir`` (nothing is written, so a report
         already there is kept).
     """
-    studies = {study: load(results_dir / study) for study in CONFIGS}
+    studies = {study: load(data_dir / study) for study in CONFIGS}
     if all(res is None for res in studies.values()):
-        raise HeseInputError(f"--results {results_dir}: no gathered tables of {' or '.join(CONFIGS)}; run the "
-                             "studies (snakemake --configfile validation/<config>) or hese gather first")
+        raise HeseInputError(f"--data {data_dir}: no archived runs of {' or '.join(CONFIGS)}; run the "
+                             "studies first (snakemake --configfile validation/<config>)")
     figures = out / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     lines = ["# Validation: the aqueous zinc seed studies", "",
              "Written by `python validation/report.py` from the gathered tables of the two studies in this "
-             "folder. Do not edit by hand. Models: TIP4P-Ew water (ice melts at 245 K), Joung–Cheatham Li⁺/Cl⁻/Br⁻, "
-             "Li–Merz IOD Zn²⁺ (force_fields/README.md). To reproduce (results/ stays out of git):", "",
+             "folder (their runs' tables are kept in `validation/data/`). Do not edit by hand. Models: TIP4P-Ew water "
+             "(ice melts at 245 K), Joung–Cheatham Li⁺/Cl⁻/Br⁻, Li–Merz IOD Zn²⁺ (force_fields/README.md). To "
+             "reproduce (trajectories stay out of git):", "",
              "```", "snakemake --configfile validation/hofmeister-zn.yaml --cores 2   # or --profile profiles/gpu-node",
              "snakemake --configfile validation/zncl2-licl.yaml --cores 2", "python validation/report.py", "```", ""]
     sources = ["", "## Sources", ""] + [f"- {v[1]}: {v[0]} (read in: {v[2]})" for v in LITERATURE.values()]
@@ -617,11 +632,11 @@ def report(results_dir: Path, out: Path) -> Path:
         lines += [f"## {title}", ""]
         res = studies[study]
         if res is None:
-            lines += [f"No gathered tables in `results/{study}` yet: run `snakemake --configfile "
-                      f"validation/{CONFIGS[study]}`.", ""]
+            lines += [f"No run of `validation/{CONFIGS[study]}` has been archived yet: run `snakemake "
+                      f"--configfile validation/{CONFIGS[study]}`, then this script.", ""]
             continue
         blocks = blocks_of(res)
-        lines += [*how_run(res, results_dir / study, study), "", *densities(res),
+        lines += [*how_run(res, data_dir / study, study), "", *densities(res),
                   *part(res, blocks, figures, context), ""]
         if "coordination_timeseries" in res:
             rows = convergence_rows(res)
@@ -630,7 +645,7 @@ def report(results_dir: Path, out: Path) -> Path:
             lines += ["### Convergence of the shells", "", *convergence_markdown(rows, blocks), "",
                       "Replicas from independent packmol seeds:", "", *replica_agreement(res), "",
                       f"![Coordination numbers per frame]({'figures/' + name})", ""]
-    lines += ["## What limits these numbers", "", *LIMITS, ""]
+    lines += ["## What limits these numbers", "", *LIMITS, temperature_limit(studies), ""]
     (out / "README.md").write_text("\n".join(lines + sources) + "\n")
     return out / "README.md"
 
@@ -638,10 +653,13 @@ def report(results_dir: Path, out: Path) -> Path:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=Path("results"), help="folder of the study results")
+    parser.add_argument("--data", type=Path, default=HERE / "data", help="folder of the archived studies")
     parser.add_argument("--out", type=Path, default=HERE, help="folder of README.md and figures/")
     args = parser.parse_args(argv)
     try:
-        print(report(args.results, args.out))
+        for name, copied in archive.archive_all(args.results, args.data).items():
+            print(f"{name}: {len(copied)} finished runs archived in {args.data / name}")
+        print(report(args.data, args.out))
     except HeseInputError as err:
         print(f"report.py: error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

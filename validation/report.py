@@ -207,6 +207,7 @@ def convergence_rows(res: results.Results) -> list[dict]:
             continue
         tau, decayed = residence.get((series["run"].iloc[0], cation, partner), (float("nan"), False))
         rows.append({"label": series["label"].iloc[0], "replica": int(series["replica"].iloc[0]), "tau": tau,
+                     "t": float(series["temperature_k"].iloc[0]),
                      "decayed": decayed,
                      "pair": f"{cation}–{partner}", "cn": series[col.CN_MOLECULES].mean(),
                      "end_ps": series[col.TIME_PS].max(), "frozen": float(np.ptp(series[col.CN_MOLECULES])) == 0.0,
@@ -215,14 +216,14 @@ def convergence_rows(res: results.Results) -> list[dict]:
 
 
 def convergence_markdown(rows: list[dict], blocks: int) -> list[str]:
-    lines = ["| set | replica | pair | mean CN | drift over production | stops drifting after | uncorrelated samples | "
-             "residence time |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| set | T (K) | replica | pair | mean CN | drift over production | stops drifting after | "
+             "uncorrelated samples | residence time |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         when = ("never changes (no exchange at all)" if r["frozen"] else f"{r['settled_ps']:.0f} ps"
                 if r["settled_ps"] is not None else f"still drifting at {r['end_ps']:.0f} ps")
         tau = ("—" if not np.isfinite(r["tau"]) else f"{r['tau']:.0f} ps" if r["decayed"] else
                f"> {r['tau']:.0f} ps (no decay within a block)")
-        lines.append(f"| {r['label']} | {r['replica']} | {r['pair']} | {r['cn']:.2f} | "
+        lines.append(f"| {r['label']} | {r['t']:.2f} | {r['replica']} | {r['pair']} | {r['cn']:.2f} | "
                      f"{r['drift']:+.2f} ± {r['err']:.2f} | {when} | {r['n_uncorrelated']:.0f} | {tau} |")
     few = sorted({f"{r['label']} {r['pair']}" for r in rows if r["n_uncorrelated"] < 2 * blocks
                   or (np.isfinite(r["tau"]) and not r["decayed"])})
@@ -278,12 +279,12 @@ def plot_cn_timeseries(res: results.Results, rows: list[dict], path: Path) -> No
     table = table[table["cation"] == "Zn"] if (table["cation"] == "Zn").any() else table
     sets = list(dict.fromkeys(table["label"]))
     fig, axes = plt.subplots(1, len(sets), figsize=(3.6 * len(sets), 3.2), squeeze=False, sharey=True)
-    settled = {(r["label"], r["replica"], r["pair"]): r["settled_ps"] for r in rows}
+    settled = {(r["label"], r["t"], r["replica"], r["pair"]): r["settled_ps"] for r in rows}
     for ax, name in zip(axes[0], sets, strict=True):
-        for (replica, partner), s in table[table["label"] == name].groupby(["replica", "partner"]):
+        for (t, replica, partner), s in table[table["label"] == name].groupby(["temperature_k", "replica", "partner"]):
             line, = ax.plot(s[col.TIME_PS], s[col.CN_MOLECULES], lw=1,
-                            label=f"{s['cation'].iloc[0]}–{partner} r{replica}")
-            cut = settled.get((name, replica, f"{s['cation'].iloc[0]}–{partner}"))
+                            label=f"{s['cation'].iloc[0]}–{partner} {t:.0f} K r{replica}")
+            cut = settled.get((name, float(t), replica, f"{s['cation'].iloc[0]}–{partner}"))
             if cut is not None and cut > s[col.TIME_PS].min():
                 ax.axvline(cut, color=line.get_color(), ls=":", lw=1)
         ax.set(title=name, xlabel="production time (ps)")
@@ -395,13 +396,16 @@ def hofmeister_verdict(table: dict) -> list[str]:
         x, y = table[a]["sq"], table[b]["sq"]
         order = "above" if x.mean > y.mean else "below"
         separate = x.low() > y.high() or y.low() > x.high()
+        replicated = min(table[a]["n"], table[b]["n"]) > 1
         held += x.mean > y.mean
-        resolved += separate and x.mean > y.mean
+        resolved += separate and replicated and x.mean > y.mean
         lines.append(f"- {a} is {order} {b} by {x.mean - y.mean:+.2f} J mol⁻¹ K⁻¹; the 95 % intervals "
-                     f"{'do not overlap' if separate else 'overlap'}.")
+                     f"{'do not overlap' if separate else 'overlap'}"
+                     f"{'' if replicated else ' (one run of at least one of them: block intervals only)'}.")
     pairs = len(present) - 1
     lines += ["", f"The claimed order holds in {held} of {pairs} neighbouring pairs, and is resolved "
-              f"(non-overlapping intervals) in {resolved}."]
+              f"(non-overlapping intervals of replicated sets, whose intervals include the replicas' scatter) in "
+              f"{resolved}."]
     return lines
 
 

@@ -168,7 +168,8 @@ def test_the_validation_report_writes_its_readme_and_every_figure_it_shows(tiny,
         (tmp_path / "results" / study).symlink_to(tiny / "results/tiny")
     out = tmp_path / "validation"
     proc = subprocess.run([sys.executable, str(ROOT / "validation/report.py"), "--results", str(tmp_path / "results"),
-                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+                           "--data", str(tmp_path / "data"), "--out", str(out)], capture_output=True, text=True,
+                          timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = (out / "README.md").read_text()
     assert "1 of the 1 runs of `validation/zncl2-licl.yaml` have finished" in text
@@ -176,12 +177,14 @@ def test_the_validation_report_writes_its_readme_and_every_figure_it_shows(tiny,
     assert re.search(r"\| tiny-licl \| 1 \| — \| — \| nan \| \d\.\d+ ± \d\.\d+ \|", text)  # Li–Cl CN, no Zn
     figures = re.findall(r"!\[[^]]*\]\(([^)]+)\)", text)
     assert len(figures) >= 4 and all((out / f).is_file() for f in figures)
+    assert (tmp_path / "data/validation-zncl2-licl/tables/summary.parquet").is_file()  # archived
     (tmp_path / "results" / "validation-hofmeister").unlink()
     subprocess.run([sys.executable, str(ROOT / "validation/report.py"), "--results", str(tmp_path / "results"),
-                    "--out", str(out)], check=True, capture_output=True, timeout=300)
-    assert "No gathered tables in `results/validation-hofmeister` yet" in (out / "README.md").read_text()
-    (tmp_path / "results" / "validation-zncl2-licl").unlink()  # nothing gathered: refused, the report kept
+                    "--data", str(tmp_path / "fresh"), "--out", str(out)], check=True, capture_output=True, timeout=300)
+    assert "No run of `validation/hofmeister-zn.yaml` has been archived yet" in (out / "README.md").read_text()
+    (tmp_path / "results" / "validation-zncl2-licl").unlink()  # nothing archived: refused, the report kept
     proc = subprocess.run([sys.executable, str(ROOT / "validation/report.py"), "--results", str(tmp_path / "results"),
-                           "--out", str(out)], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no gathered tables" in proc.stderr
-    assert "No gathered tables in `results/validation-hofmeister` yet" in (out / "README.md").read_text()
+                           "--data", str(tmp_path / "empty"), "--out", str(out)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "no archived runs" in proc.stderr
+    assert "No run of `validation/hofmeister-zn.yaml` has been archived yet" in (out / "README.md").read_text()

@@ -7,8 +7,8 @@ Run it from the checkout's root (system paths in the configs are relative to it)
 out of git, but the tables made from them are small (about 0.2 MB a run) and are what the report
 reads. For every run of a study whose simulation has finished, this copies what ``hese gather``
 reads — ``md/done.json``, ``md/equilibration.json``, and the tables and record of every finished
-analysis folder and of a finished ``viscosity/`` — then writes the study's ``runs.csv`` from its
-config and gathers the copy. Runs archived before stay (results accumulate over sessions and
+analysis folder and of a finished ``viscosity/`` — then copies the study's ``runs.csv`` (or writes it from
+its config) and gathers the copy. Runs archived before stay (results accumulate over sessions and
 machines); a run archived again is replaced whole, so a longer rerun supersedes a shorter one.
 """
 
@@ -55,7 +55,9 @@ def archive(study_name: str, results_dir: Path, data_dir: Path) -> list[str]:
     dest.mkdir(parents=True, exist_ok=True)
     for run in finished:
         archive_run(run, dest / run.name)
-    atomic_write(dest / results.RUNS_CSV, study.runs_table(study.load(config), config).to_csv(index=False))
+    runs_csv = source / results.RUNS_CSV  # the workflow's own run table, else one written from the config
+    atomic_write(dest / results.RUNS_CSV, runs_csv.read_text() if runs_csv.is_file()
+                 else study.runs_table(study.load(config), config).to_csv(index=False))
     if any(dest.glob(f"*/md/{layout.DONE}")):
         results.gather(dest)
     return [run.name for run in finished]
